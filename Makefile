@@ -1,0 +1,33 @@
+# Two commands for a new user (see README): `make demo` and `make test`. Both create .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DATA_ROOT ?= $(abspath ../shared/data)
+
+.PHONY: demo test test-all lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# Train on the built-in data, then write a sample grid.
+demo: $(STAMP)
+	$(BIN)/dcgan train --data $(DATA_ROOT)/mnist.npz --image-size 32 --epochs 1 --name demo
+	$(BIN)/dcgan sample runs/$$(ls runs | grep -- '-demo$$' | tail -n 1) --seeds 0-63
+
+# The test suite CI runs: fast tests plus data-dependent ones (skipped when ../shared/data is absent).
+test: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
+# Everything, including slow tests.
+test-all: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""The ``dcgan`` command line: one subcommand per tool. Parsing only; the work lives in the library.
+
+Each subcommand is a module in ``dcgan.commands`` with ``add_arguments(parser)`` and ``run(args)``;
+those modules import torch lazily so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dcgan import __version__
+from dcgan.errors import UserError
+
+# name -> (module, one-line help). Add a tool by adding a line here and a module in dcgan/commands/.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("dcgan.commands.train", "train a DCGAN (paper defaults built in), or resume a run"),
+    "sample": ("dcgan.commands.sample", "generate images from a checkpoint: a grid and/or one PNG per seed"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser with every subcommand attached."""
+    parser = argparse.ArgumentParser(
+        prog="dcgan",
+        description="DCGAN (Radford, Metz & Chintala, ICLR 2016): training, sampling and the paper's experiments.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'dcgan COMMAND --help' for a command's flags. User errors exit with status 2.",
+    )
+    parser.add_argument("--version", action="version", version=f"dcgan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 for user errors, 130 when interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        result = args._run(args)
+    except UserError as exc:
+        print(f"dcgan: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dcgan: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Generate images from a checkpoint: a grid and/or one PNG per seed.
+
+Seed s always gives the same image, whatever the batch: G runs in eval mode, so BatchNorm uses the
+running statistics gathered during training instead of the batch's own.
+
+Examples:
+  dcgan sample runs/00000-dcgan --seeds 0-63                      # grid into the run's analysis/sample/
+  dcgan sample runs/00000-dcgan/checkpoints/epoch-0005.pt --seeds 0-999 --out-dir export/ --no-grid
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    p.add_argument("--seeds", default="0-63", help="seeds: a range '0-63', a list '3,17,42' or both (default: 0-63)")
+    p.add_argument("--grid", metavar="PNG", help="where to write the grid (default: RUN/analysis/sample/seeds-A-B.png)")
+    p.add_argument("--no-grid", action="store_true", help="write no grid (use with --out-dir)")
+    p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
+    p.add_argument("--out-dir", metavar="DIR", help="also write one PNG per seed, named seed-NNNNNN.png")
+    p.add_argument("--batch-size", type=int, default=256, help="images generated at once (does not change the images)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dcgan.checkpoint import (
+        generator_from_checkpoint,
+        load_checkpoint,
+        resolve_checkpoint,
+        run_config,
+        run_dir_of,
+    )
+    from dcgan.device import resolve_device
+    from dcgan.errors import UserError
+    from dcgan.images import save_each, save_grid
+    from dcgan.latent import parse_seeds, z_from_seeds
+    from dcgan.sampling import generate
+
+    seeds = parse_seeds(args.seeds)
+    if args.no_grid and not args.out_dir:
+        raise UserError("--no-grid without --out-dir would write nothing")
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be positive")
+    path = resolve_checkpoint(args.checkpoint)
+    payload = load_checkpoint(path)
+    model = run_config(payload).model
+    g = generator_from_checkpoint(payload, resolve_device(args.device))
+    images = generate(g, z_from_seeds(seeds, model.z_dim, model.z_dist), args.batch_size)
+    if not args.no_grid:
+        grid = Path(args.grid) if args.grid else run_dir_of(path) / "analysis" / "sample" / f"seeds-{seeds[0]}-{seeds[-1]}.png"
+        print(f"grid: {save_grid(images, grid, args.nrow)}")
+    if args.out_dir:
+        save_each(images, args.out_dir, [f"seed-{s:06d}" for s in seeds])
+        print(f"images: {len(seeds)} PNGs in {args.out_dir}")
+    return 0

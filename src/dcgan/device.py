@@ -1,0 +1,49 @@
+"""Choosing the device and the numeric precision of training."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+from dcgan import distributed
+from dcgan.errors import UserError
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Return the torch device for 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name} asked for, but no CUDA GPU is available: use --device cpu or auto")
+        if name == "cuda":
+            return torch.device("cuda", distributed.local_rank())
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N") from None
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Return True when the CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """Return 'fp32', 'bf16' or 'fp16' for the requested precision on ``device``."""
+    if name == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if name == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 needs a CUDA GPU; on the CPU use bf16 or fp32")
+    return name

@@ -1,0 +1,360 @@
+"""The training step and loop: data -> (D step, G step) -> metrics, sample grids, checkpoints; and resume.
+
+The loop keeps the device busy: batches are sliced from uint8 tensors and normalised on the device,
+z for step s is drawn from a generator seeded by (seed, s, rank) so no RNG state needs carrying,
+and losses stay on the device until a logging step reads them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from dcgan import distributed
+from dcgan._alloc import allocator_settings_applied
+from dcgan.checkpoint import LATEST, load_checkpoint, run_config, run_dir_of, save_checkpoint
+from dcgan.config import RunConfig, TrainConfig
+from dcgan.data import BatchSampler, ImageData, load_data, to_unit_range
+from dcgan.device import DTYPES, resolve_device, resolve_precision
+from dcgan.errors import UserError
+from dcgan.images import grid_tensor, save_grid
+from dcgan.latent import sample_z, z_from_seeds
+from dcgan.losses import generator_loss, loss_fake, loss_real
+from dcgan.models import build_models
+from dcgan.runs import RunLogger, new_run_dir, plot_loss_curves
+from dcgan.sampling import generate
+
+DEFAULT_EPOCHS = 5
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
+RESUMABLE_FIELDS = {"epochs", "max_steps", "device", "precision", "channels_last", "compile", "log_every", "sample_every", "snapshot_every"}
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """Return the seed of the z batch drawn at ``step`` on ``rank`` (a pure function, so resume is exact)."""
+    return (seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + rank * 0x94D049BB133111EB) % (2**63)
+
+
+class GanStep:
+    """One D update then one G update on a batch of uint8 images; returns nothing, accumulates statistics."""
+
+    def __init__(self, g: nn.Module, d: nn.Module, cfg: TrainConfig, device: torch.device, precision: str, compile: bool = False) -> None:
+        self.g_module, self.d_module = g, d  # the plain modules (for checkpoints and the no-sync G step)
+        self.g, self.d = g, d
+        if distributed.world_size() > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.g = nn.parallel.DistributedDataParallel(g, device_ids=ids)
+            self.d = nn.parallel.DistributedDataParallel(d, device_ids=ids)
+        self.d_for_g = self.d_module  # G's step needs no D gradients, hence no D all-reduce
+        if compile:
+            self.g, self.d, self.d_for_g = torch.compile(self.g), torch.compile(self.d), torch.compile(self.d_for_g)
+        self.device, self.precision = device, precision
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        use_scaler = precision == "fp16"  # bf16 has fp32's range and needs no loss scaling
+        self.scaler_g = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        self.scaler_d = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        self.stats = torch.zeros(len(STAT_NAMES), device=device)
+        self.count = 0
+
+    def autocast(self):
+        """Return the mixed-precision context of this step (a no-op for fp32)."""
+        if self.precision == "fp32":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
+
+    def __call__(self, real_uint8: torch.Tensor, z: torch.Tensor) -> None:
+        real = to_unit_range(real_uint8.to(self.device, non_blocking=True)).contiguous(memory_format=self.memory_format)
+        # D step: real and generated images in separate batches, as in the paper's code, so that
+        # BatchNorm never mixes their statistics. Two backward passes let DDP skip one all-reduce.
+        self.opt_d.zero_grad(set_to_none=True)
+        with self.autocast():
+            fake = self.g(z)
+        no_sync = self.d.no_sync() if isinstance(self.d, nn.parallel.DistributedDataParallel) else nullcontext()
+        with no_sync:
+            with self.autocast():
+                real_logits = self.d(real)
+            d_loss_real = loss_real(real_logits)
+            self.scaler_d.scale(d_loss_real).backward()
+        with self.autocast():
+            fake_logits = self.d(fake.detach())
+        d_loss_fake = loss_fake(fake_logits)
+        self.scaler_d.scale(d_loss_fake).backward()
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+        # G step: D's weights are frozen, so backward computes only the gradients G needs.
+        self.opt_g.zero_grad(set_to_none=True)
+        self.d_module.requires_grad_(False)
+        with self.autocast():
+            gen_logits = self.d_for_g(fake)
+        loss_g = generator_loss(gen_logits)
+        self.scaler_g.scale(loss_g).backward()
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+        self.d_module.requires_grad_(True)
+        with torch.no_grad():
+            self.stats += torch.stack([
+                (d_loss_real + d_loss_fake).detach(), loss_g.detach(),
+                torch.sigmoid(real_logits.float()).mean(), torch.sigmoid(fake_logits.float()).mean(),
+                torch.sigmoid(gen_logits.float()).mean(),
+            ])
+        self.count += 1
+
+    def read_stats(self) -> dict[str, float]:
+        """Return the mean of each statistic since the last read (this is the only host sync), and reset."""
+        means = distributed.all_reduce_mean(self.stats / max(self.count, 1)).tolist()
+        self.stats.zero_()
+        self.count = 0
+        return dict(zip(STAT_NAMES, means, strict=True))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return optimiser and scaler states."""
+        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore optimiser states (and scaler states when both runs used one)."""
+        try:
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (ValueError, KeyError) as exc:
+            raise UserError(f"checkpoint optimiser state does not fit the model: {exc}") from None
+        for name, scaler in (("scaler_g", self.scaler_g), ("scaler_d", self.scaler_d)):
+            if scaler.is_enabled() and state.get(name):
+                scaler.load_state_dict(state[name])
+
+
+def rng_states() -> dict[str, Any]:
+    """Return every global RNG state as plain data and tensors (safe to store in a checkpoint)."""
+    version, internal, gauss = random.getstate()
+    np_state = np.random.get_state()
+    states: dict[str, Any] = {
+        "python": [version, list(internal), gauss],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what ``rng_states`` returned."""
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Return the step count the run ends at."""
+    if cfg.max_steps is not None:
+        return cfg.max_steps
+    return (cfg.epochs or DEFAULT_EPOCHS) * steps_per_epoch
+
+
+class Trainer:
+    """Owns the nets, the step, the data order and the run folder of one training run."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, data: ImageData, payload: dict[str, Any] | None = None) -> None:
+        self.cfg, self.run_dir, self.data = cfg, run_dir, data
+        self.device = resolve_device(cfg.train.device)
+        self.precision = resolve_precision(cfg.train.precision, self.device)
+        self.log = RunLogger(run_dir)
+        self.g, self.d = build_models(cfg.model, seed=cfg.train.seed)
+        memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+        self.g.to(self.device, memory_format=memory_format)
+        self.d.to(self.device, memory_format=memory_format)
+        self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile)
+        self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.train.seed, distributed.rank(), distributed.world_size())
+        self.fixed_z = z_from_seeds(range(cfg.train.num_fixed_samples), cfg.model.z_dim, cfg.model.z_dist)
+        self.step = 0
+        if payload is not None:
+            self._restore(payload)
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        for module, key in ((self.g, "generator"), (self.d, "discriminator")):
+            try:
+                module.load_state_dict(payload[key])
+            except RuntimeError as exc:
+                raise UserError(f"checkpoint {key} does not fit the model: {str(exc).splitlines()[0]}") from None
+        self.step_fn.load_state_dict(payload["optim"])
+        set_rng_states(payload["rng"])
+        self.fixed_z = payload["fixed_z"]
+        self.step = int(payload["step"])
+
+    @property
+    def epoch(self) -> int:
+        """Return the number of completed epochs."""
+        return self.step // self.sampler.steps_per_epoch
+
+    def payload(self) -> dict[str, Any]:
+        """Return everything needed to rebuild the nets and continue this run exactly."""
+        return {
+            "config": self.cfg.to_dict(), "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
+            "optim": self.step_fn.state_dict(), "step": self.step, "epoch": self.epoch,
+            "steps_per_epoch": self.sampler.steps_per_epoch, "rng": rng_states(), "fixed_z": self.fixed_z,
+            "precision": self.precision,
+        }
+
+    def save(self, *names: str) -> None:
+        """Write the checkpoint under each of ``names`` in checkpoints/ (rank 0 only)."""
+        if distributed.is_main():
+            payload = self.payload()
+            for name in names:
+                save_checkpoint(self.run_dir / "checkpoints" / name, payload)
+
+    def write_samples(self, tag: str) -> Path | None:
+        """Save the fixed-seed grid as samples/<tag>.png (G in eval mode, as every sampling tool uses it)."""
+        if not distributed.is_main():
+            return None
+        self.g.eval()
+        images = generate(self.g, self.fixed_z.to(self.device))
+        self.g.train()
+        path = save_grid(images, self.run_dir / "samples" / f"{tag}.png")
+        self.log.image("samples", grid_tensor(images), self.step)
+        return path
+
+    def describe(self, end: int) -> None:
+        cfg, n = self.cfg, lambda m: sum(p.numel() for p in m.parameters())
+        self.log.info(f"run folder {self.run_dir}")
+        self.log.info(f"data: {self.data.description}" + (f"; skipped {self.data.skipped} unreadable images" if self.data.skipped else ""))
+        self.log.info(
+            f"model: {cfg.model.image_size}x{cfg.model.image_size}x{cfg.model.channels}, z {cfg.model.z_dim} ({cfg.model.z_dist}), "
+            f"G {n(self.g) / 1e6:.2f}M params, D {n(self.d) / 1e6:.2f}M params, kernel {cfg.model.kernel_size}"
+        )
+        self.log.info(
+            f"training: {end} steps ({self.sampler.steps_per_epoch} per epoch), batch {cfg.train.batch_size} x {distributed.world_size()} "
+            f"process(es), device {self.device}, precision {self.precision}, channels-last {cfg.train.channels_last}, "
+            f"compile {cfg.train.compile}, allocator fix {allocator_settings_applied()}"
+        )
+
+    def run(self) -> Path:
+        """Train until the configured end; on Ctrl-C save latest.pt first. Return the run folder."""
+        cfg = self.cfg.train
+        end = total_steps(cfg, self.sampler.steps_per_epoch)
+        if self.step >= end:
+            raise UserError(f"this run already reached step {self.step} (end {end}): pass a larger --max-steps or --epochs to continue")
+        self.describe(end)
+        self.g.train()
+        self.d.train()
+        bar = tqdm(total=end, initial=self.step, disable=not distributed.is_main(), unit="step", dynamic_ncols=True)
+        noise = torch.Generator(device=self.device)
+        tick, tick_step = time.perf_counter(), self.step
+        try:
+            while self.step < end:
+                batch = self.data.images[self.sampler.indices(self.step)]
+                if self.device.type == "cuda":
+                    batch = batch.pin_memory()
+                noise.manual_seed(step_seed(cfg.seed, self.step, distributed.rank()))
+                z = sample_z(cfg.batch_size, self.cfg.model.z_dim, self.cfg.model.z_dist, noise, self.device)
+                self.step_fn(batch, z)
+                self.step += 1
+                bar.update()
+                epoch_done = self.step % self.sampler.steps_per_epoch == 0
+                if self.step % cfg.log_every == 0 or epoch_done or self.step == end:
+                    stats = self.step_fn.read_stats()
+                    now = time.perf_counter()
+                    rate = (self.step - tick_step) * cfg.batch_size * distributed.world_size() / max(now - tick, 1e-9)
+                    tick, tick_step = now, self.step
+                    epoch_float = self.step / self.sampler.steps_per_epoch
+                    self.log.metrics(self.step, {"epoch": round(epoch_float, 4), **{k: round(v, 5) for k, v in stats.items()}, "images_per_sec": round(rate, 1)})
+                    bar.set_postfix_str(f"ep {epoch_float:.2f} D {stats['loss_d']:.3f} G {stats['loss_g']:.3f} D(x) {stats['d_real']:.2f} D(G(z)) {stats['d_fake']:.2f} {rate:.0f} img/s")
+                if epoch_done or self.step == end:
+                    self._end_of_period(epoch_done, end)
+        except KeyboardInterrupt:
+            bar.close()
+            self.save(LATEST)
+            self.log.info(f"interrupted at step {self.step}: saved {self.run_dir / 'checkpoints' / LATEST}; continue with --resume {self.run_dir}")
+            raise
+        bar.close()
+        self.log.info(f"done: {self.step} steps; samples in {self.run_dir / 'samples'}, checkpoint {self.run_dir / 'checkpoints' / LATEST}")
+        self.log.close()
+        return self.run_dir
+
+    def _end_of_period(self, epoch_done: bool, end: int) -> None:
+        """Epoch end (or run end): sample grid, loss curves, checkpoints."""
+        cfg = self.cfg.train
+        epoch = self.epoch
+        names = [LATEST]
+        if epoch_done and epoch % cfg.snapshot_every == 0:
+            names.append(f"epoch-{epoch:04d}.pt")
+        if not epoch_done:
+            names.append(f"step-{self.step:08d}.pt")
+        if epoch_done and epoch % cfg.sample_every == 0:
+            self.write_samples(f"epoch-{epoch:04d}")
+        elif not epoch_done or self.step == end:
+            self.write_samples(f"step-{self.step:08d}")
+        if distributed.is_main():
+            plot_loss_curves(self.run_dir)
+        self.save(*names)
+        self.log.info(f"epoch {self.step / self.sampler.steps_per_epoch:.2f} (step {self.step}): saved {', '.join(names)}")
+        distributed.barrier()
+
+
+def prepare(cfg: RunConfig) -> tuple[RunConfig, ImageData]:
+    """Load the data and fix the model's channels and size to match it."""
+    data = load_data(cfg.data, seed=cfg.train.seed)
+    model = dataclasses.replace(cfg.model, image_size=cfg.data.image_size, channels=data.channels)
+    return dataclasses.replace(cfg, model=model), data
+
+
+def train(cfg: RunConfig) -> Path:
+    """Start a new run from ``cfg``; return its folder."""
+    device = resolve_device(cfg.train.device)
+    distributed.setup(device)
+    cfg, data = prepare(cfg)
+    run_dir = distributed.broadcast_object(new_run_dir(cfg.train.out, cfg.train.name) if distributed.is_main() else None)
+    if distributed.is_main():
+        (run_dir / "config.json").write_text(_json(cfg.to_dict()))
+    return Trainer(cfg, Path(run_dir), data).run()
+
+
+def resume(path: str | Path, train_overrides: dict[str, Any] | None = None, fixed: dict[str, Any] | None = None) -> Path:
+    """Continue the run a checkpoint (or run folder) belongs to, in its folder.
+
+    ``train_overrides`` may change when and how the run continues (its length, device, precision);
+    ``fixed`` holds settings the user also gave, which must match the checkpoint's.
+    """
+    payload = load_checkpoint(path)
+    cfg = run_config(payload)
+    for key, value in (fixed or {}).items():
+        section, name = key.split(".")
+        stored = getattr(getattr(cfg, section), name)
+        if stored is not None and value != stored:
+            raise UserError(f"--{name.replace('_', '-')} {value} differs from the checkpoint's {stored}: a resumed run keeps its data and model settings")
+    unknown = set(train_overrides or {}) - RESUMABLE_FIELDS
+    if unknown:
+        raise UserError(f"cannot change {', '.join(sorted(unknown))} when resuming")
+    train_cfg = dataclasses.replace(cfg.train, **(train_overrides or {}))
+    if "max_steps" not in (train_overrides or {}) and "epochs" in (train_overrides or {}):
+        train_cfg = dataclasses.replace(train_cfg, max_steps=None)
+    cfg = dataclasses.replace(cfg, train=train_cfg)
+    device = resolve_device(cfg.train.device)
+    distributed.setup(device)
+    data = load_data(cfg.data, seed=cfg.train.seed)
+    if data.channels != cfg.model.channels or len(data) // (cfg.train.batch_size * distributed.world_size()) != payload["steps_per_epoch"]:
+        raise UserError(f"the data at {cfg.data.spec!r} changed since the checkpoint was written; a resumed run needs the same data")
+    run_dir = run_dir_of(path if Path(path).is_file() else Path(path) / "checkpoints" / LATEST)
+    if distributed.is_main():
+        (run_dir / "config.json").write_text(_json(cfg.to_dict()))
+    return Trainer(cfg, run_dir, data, payload).run()
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
