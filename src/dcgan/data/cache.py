@@ -41,8 +41,8 @@ def read_meta(array_path: Path) -> dict[str, Any] | None:
 
 
 def open_array(array_path: Path) -> np.ndarray:
-    """Memory-map a cached array read-only."""
-    return np.load(array_path, mmap_mode="r")
+    """Memory-map a cached array copy-on-write: the file is never modified, and torch gets a writable view."""
+    return np.load(array_path, mmap_mode="c")
 
 
 def new_array(array_path: Path, shape: tuple[int, ...], dtype: Any = np.uint8) -> tuple[np.ndarray, Path]:

@@ -95,7 +95,7 @@ def load_folder(root: Path, size: int, channels: int | None, limit: int | None =
         label_names["label"] = found[1]
     skipped = len(files) - len(array)
     return ImageData(
-        torch.from_numpy(array),  # read-only memory map: pages load on demand
+        torch.from_numpy(array),  # memory map: pages load on demand
         labels,
         label_names,
         f"folder {root} ({len(array)} images, {channels} channel{'s' if channels > 1 else ''})",
