@@ -1,0 +1,261 @@
+"""Training throughput against a standard PyTorch DCGAN loop, measured side by side in ONE process.
+
+Rounds interleave (a) a reference loop written here the way pytorch/examples' dcgan trains (contiguous
+fp32, a DataLoader, standard Adam, `.item()` on every step, glibc's default allocator policy) and
+(b) dcgan's own training step (`dcgan.train.GanStep`: channels-last, uint8 batches sliced in memory and
+normalised in the step, no host sync per step, the allocator fix) in each precision, on the same
+architecture, batch, image size and widths. Printed per round: images/s and the ratio to (a) of the
+same round; then medians, achieved GFLOP/s (FlopCounterMode) and its share of a GEMM peak measured in
+this run. Optional: a table of cost against image size and batch size, and sampling speed.
+
+    .venv/bin/python benchmarks/throughput.py --json throughput.json
+    .venv/bin/python benchmarks/throughput.py --table --json cost_table.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+import dcgan
+from dcgan._alloc import apply_allocator_settings, emulate_glibc_default
+from dcgan.config import ModelConfig, TrainConfig
+from dcgan.data import BatchSampler
+from dcgan.device import resolve_device
+from dcgan.models import build_models
+from dcgan.train import GanStep
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class ReferenceLoop:
+    """The standard loop: contiguous fp32, DataLoader, Adam, BCE on D's output, `.item()` every step."""
+
+    def __init__(self, cfg: ModelConfig, images: torch.Tensor, batch: int, device: torch.device) -> None:
+        self.g, self.d = (m.to(device) for m in build_models(cfg, seed=0))
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        # The dataset holds normalised float images, as torchvision transforms would produce them.
+        dataset = TensorDataset(images.float().div(127.5).sub(1))
+        self.loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=0,
+                                 pin_memory=device.type == "cuda")
+        self.batches = iter(self.loader)
+        self.z_dim, self.batch, self.device = cfg.z_dim, batch, device
+
+    def step(self) -> None:
+        try:
+            (real,) = next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.loader)
+            (real,) = next(self.batches)
+        real = real.to(self.device)
+        ones = torch.ones(self.batch, device=self.device)
+        zeros = torch.zeros(self.batch, device=self.device)
+        self.d.zero_grad()
+        out = self.d(real)
+        err_real = F.binary_cross_entropy_with_logits(out, ones)
+        err_real.backward()
+        d_x = torch.sigmoid(out).mean().item()
+        fake = self.g(torch.randn(self.batch, self.z_dim, 1, 1, device=self.device))
+        out = self.d(fake.detach())
+        err_fake = F.binary_cross_entropy_with_logits(out, zeros)
+        err_fake.backward()
+        d_g_z1 = torch.sigmoid(out).mean().item()
+        self.opt_d.step()
+        self.g.zero_grad()
+        out = self.d(fake)
+        err_g = F.binary_cross_entropy_with_logits(out, ones)
+        err_g.backward()
+        d_g_z2 = torch.sigmoid(out).mean().item()
+        self.opt_g.step()
+        _ = (err_real.item() + err_fake.item(), err_g.item(), d_x, d_g_z1, d_g_z2)
+
+
+class OurLoop:
+    """dcgan's step exactly as the trainer drives it."""
+
+    def __init__(self, cfg: ModelConfig, images: torch.Tensor, batch: int, device: torch.device, precision: str,
+                 channels_last: bool = True, compile: bool = False) -> None:
+        g, d = build_models(cfg, seed=0)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        g.to(device, memory_format=fmt)
+        d.to(device, memory_format=fmt)
+        self.step_fn = GanStep(g, d, TrainConfig(batch_size=batch, channels_last=channels_last), device, precision, compile)
+        self.images, self.sampler = images, BatchSampler(len(images), batch, seed=0)
+        self.noise = torch.Generator(device=device).manual_seed(0)
+        self.i, self.z_dim, self.batch, self.device = 0, cfg.z_dim, batch, device
+
+    def step(self) -> None:
+        batch = self.images[self.sampler.indices(self.i)]
+        z = torch.randn(self.batch, self.z_dim, generator=self.noise, device=self.device)
+        self.step_fn(batch, z)
+        self.i += 1
+        if self.i % 50 == 0:
+            self.step_fn.read_stats()
+
+
+def timed(loop, steps: int, batch: int, device: torch.device) -> float:
+    """Return images per second over ``steps`` steps (the clock stops after the device finishes)."""
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loop.step()
+    if isinstance(loop, OurLoop):
+        loop.step_fn.read_stats()
+    sync(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def step_flops(cfg: ModelConfig, batch: int, precision: str, device: torch.device) -> float:
+    """Return FLOPs of one training step per image (G and D, forward and backward), counted by FlopCounterMode."""
+    loop = OurLoop(cfg, torch.zeros(batch * 2, cfg.channels, cfg.image_size, cfg.image_size, dtype=torch.uint8), batch, device, precision)
+    with FlopCounterMode(display=False) as counter:
+        loop.step()
+    return counter.get_total_flops() / batch
+
+
+def gemm_peak(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """Return measured GFLOP/s of an n x n matrix multiply in ``dtype``."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def compare(args: argparse.Namespace, device: torch.device) -> dict:
+    """Interleave reference and our precisions over rounds; return every figure."""
+    cfg = ModelConfig(image_size=args.size, channels=3, ngf=args.width, ndf=args.width)
+    images = torch.randint(0, 256, (args.batch * 8, 3, args.size, args.size), dtype=torch.uint8)
+    emulate_glibc_default()
+    loops = {"reference": ReferenceLoop(cfg, images, args.batch, device)}
+    apply_allocator_settings()
+    for p in args.precisions:
+        loops[p] = OurLoop(cfg, images, args.batch, device, p, compile=args.compile)
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    ratios: dict[str, list[float]] = {name: [] for name in loops if name != "reference"}
+    for name, loop in loops.items():  # warm-up (first-call costs, compile)
+        (emulate_glibc_default if name == "reference" else apply_allocator_settings)()
+        timed(loop, args.warmup, args.batch, device)
+    for r in range(args.rounds):
+        for name, loop in loops.items():
+            (emulate_glibc_default if name == "reference" else apply_allocator_settings)()
+            rates[name].append(timed(loop, args.steps, args.batch, device))
+        line = f"round {r + 1}: reference {rates['reference'][-1]:7.1f} img/s"
+        for name in ratios:
+            ratios[name].append(rates[name][-1] / rates["reference"][-1])
+            line += f" | {name} {rates[name][-1]:7.1f} img/s ({ratios[name][-1]:.2f}x)"
+        print(line, flush=True)
+    apply_allocator_settings()
+    peaks = {p: gemm_peak(dcgan.device.DTYPES[p], device) for p in ("fp32", "bf16")}
+    result = {"reference_images_per_sec": statistics.median(rates["reference"]), "rounds": rates, "ratios": ratios, "gemm_peak_gflops": peaks}
+    print(f"\nmedian over {args.rounds} rounds ({args.size}x{args.size}, batch {args.batch}, widths {args.width}, {device}):")
+    print(f"  reference: {result['reference_images_per_sec']:.1f} img/s")
+    for p in args.precisions:
+        flops = step_flops(cfg, args.batch, p, device)
+        rate = statistics.median(rates[p])
+        achieved = flops * rate / 1e9
+        peak = peaks.get(p, peaks["fp32"])
+        result[p] = {"images_per_sec": rate, "median_ratio": statistics.median(ratios[p]), "gflop_per_image": flops / 1e9,
+                     "achieved_gflops": achieved, "share_of_gemm_peak": achieved / peak}
+        print(f"  {p}: {rate:.1f} img/s, {result[p]['median_ratio']:.2f}x reference, {flops / 1e9:.2f} GFLOP/image, "
+              f"{achieved:.0f} GFLOP/s = {achieved / peak:.0%} of the {p if p in peaks else 'fp32'} GEMM peak ({peak:.0f} GFLOP/s)")
+    return result
+
+
+def cost_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """Return GFLOP per image and our best images/s for each image size and batch size."""
+    rows = []
+    best = args.precisions[-1]
+    for size in (16, 32, 64, 128, 256):
+        cfg = ModelConfig(image_size=size, channels=3, ngf=args.width, ndf=args.width)
+        for batch in (32, 64, 128):
+            images = torch.randint(0, 256, (batch * 2, 3, size, size), dtype=torch.uint8)
+            loop = OurLoop(cfg, images, batch, device, best)
+            timed(loop, 1, batch, device)
+            steps = max(2, min(10, int(4096 / batch / max(1, size // 32) ** 2)))
+            rate = timed(loop, steps, batch, device)
+            row = {"size": size, "batch": batch, "precision": best, "gflop_per_image": step_flops(cfg, batch, best, device) / 1e9,
+                   "images_per_sec": rate, "ms_per_step": 1000 * batch / rate}
+            rows.append(row)
+            print(f"{size:4d}px batch {batch:4d}: {row['gflop_per_image']:6.2f} GFLOP/image, {rate:8.1f} img/s, {row['ms_per_step']:8.1f} ms/step", flush=True)
+    return rows
+
+
+def sampling_speed(args: argparse.Namespace, device: torch.device) -> dict:
+    """Return the latency of a 64-image grid from a checkpoint and the images/s of bulk PNG export."""
+    from dcgan.checkpoint import generator_from_checkpoint, load_checkpoint, save_checkpoint
+    from dcgan.config import RunConfig
+    from dcgan.images import save_each, save_grid
+    from dcgan.latent import z_from_seeds
+    from dcgan.sampling import generate
+
+    cfg = ModelConfig(image_size=args.size, channels=3, ngf=args.width, ndf=args.width)
+    g, d = build_models(cfg, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "c.pt"
+        save_checkpoint(ckpt, {"config": RunConfig(model=cfg).to_dict(), "generator": g.state_dict(), "discriminator": d.state_dict()})
+        start = time.perf_counter()
+        g = generator_from_checkpoint(load_checkpoint(ckpt), device)
+        save_grid(generate(g, z_from_seeds(range(64), cfg.z_dim, cfg.z_dist)), Path(tmp) / "grid.png")
+        grid_seconds = time.perf_counter() - start
+        n = args.export
+        start = time.perf_counter()
+        images = generate(g, z_from_seeds(range(n), cfg.z_dim, cfg.z_dist))
+        save_each(images, Path(tmp) / "each", [f"seed-{s:06d}" for s in range(n)])
+        export_rate = n / (time.perf_counter() - start)
+    print(f"sampling: 64-image grid in {grid_seconds * 1000:.0f} ms (load checkpoint + generate + PNG); bulk export {export_rate:.0f} images/s ({n} PNGs)")
+    return {"grid_64_seconds": grid_seconds, "export_images_per_sec": export_rate, "export_count": n}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=4, help="timed steps per loop per round")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--precisions", default=None, help="comma list (default: fp32,bf16; on CUDA fp32,bf16,fp16)")
+    p.add_argument("--compile", action="store_true", help="torch.compile our step too")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--table", action="store_true", help="also measure cost against image size and batch size")
+    p.add_argument("--export", type=int, default=512, help="images for the bulk-export measurement")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    default = "fp32,bf16,fp16" if device.type == "cuda" else "fp32,bf16"
+    args.precisions = (args.precisions or default).split(",")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, device {device}")
+    result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "device": str(device)}
+    result["comparison"] = compare(args, device)
+    result["sampling"] = sampling_speed(args, device)
+    if args.table:
+        result["cost_table"] = cost_table(args, device)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
