@@ -13,6 +13,8 @@ from dcgan.errors import UserError
 
 IMAGE_SIZES = (16, 32, 64, 128, 256)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+EVAL_METRICS = ("fid", "kid")  # training-time metrics (dcgan.metrics.evaluate.METRICS holds all)
+EVAL_EXTRACTORS = ("random", "judge", "dfeat", "inception")  # dcgan.metrics.extractors.EXTRACTORS
 
 
 def check_image_size(size: int) -> int:
@@ -88,6 +90,12 @@ class TrainConfig:
     num_fixed_samples: int = 64
     out: str = "runs"
     name: str = "dcgan"
+    # Evaluation during training (dcgan.metrics.tracking): a cheap metric of fixed samples, best.pt, collapse warnings.
+    eval_every: int | None = None  # steps between evaluations; None = never
+    eval_metric: str = "fid"  # fid (a Fréchet distance) or kid; both lower-is-better
+    eval_extractor: str = "random"  # random (untrained D, needs no file), judge:PATH, dfeat:CKPT or inception (slow on CPU)
+    eval_samples: int = 1000  # fixed seeds 0..N-1, scored against N training images
+    early_stop: int | None = None  # stop after this many evaluations in a row well past the best; None = never
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:
@@ -103,6 +111,22 @@ class TrainConfig:
         for name in ("log_every", "sample_every", "snapshot_every", "num_fixed_samples"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")
+        self._check_eval()
+
+    def _check_eval(self) -> None:
+        for name in ("eval_every", "early_stop"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be positive, not {value}")
+        if self.eval_metric not in EVAL_METRICS:
+            raise UserError(f"--eval-metric must be one of {', '.join(EVAL_METRICS)}, not {self.eval_metric!r}")
+        if self.eval_extractor.split(":")[0] not in EVAL_EXTRACTORS or self.eval_extractor in ("dfeat", "judge"):
+            raise UserError(f"--eval-extractor must be random, judge:PATH, dfeat:CKPT or inception, not {self.eval_extractor!r} "
+                            "(a bare dfeat would use the D being trained, whose changing features give numbers that do not compare)")
+        if self.eval_samples < 10:
+            raise UserError(f"--eval-samples must be at least 10, not {self.eval_samples}")
+        if self.early_stop is not None and self.eval_every is None:
+            raise UserError("--early-stop needs --eval-every N (it stops on the evaluated metric)")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ from dcgan.sampling import generate
 
 DEFAULT_EPOCHS = 5
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
-RESUMABLE_FIELDS = {"epochs", "max_steps", "device", "precision", "channels_last", "compile", "log_every", "sample_every", "snapshot_every"}
+RESUMABLE_FIELDS = {"epochs", "max_steps", "device", "precision", "channels_last", "compile", "log_every", "sample_every", "snapshot_every",
+                    "eval_every", "eval_metric", "eval_extractor", "eval_samples", "early_stop"}
+BEST = "best.pt"  # kept by the training-time evaluation (--eval-every)
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -183,6 +185,11 @@ class Trainer:
         self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.train.seed, distributed.rank(), distributed.world_size())
         self.fixed_z = z_from_seeds(range(cfg.train.num_fixed_samples), cfg.model.z_dim, cfg.model.z_dist)
         self.step = 0
+        self.evaluator = None  # scores fixed samples on schedule (dcgan.metrics.tracking); rank 0 only
+        if cfg.train.eval_every and distributed.is_main():
+            from dcgan.metrics.tracking import TrainingEval
+
+            self.evaluator = TrainingEval(cfg, data, self.device)
         if payload is not None:
             self._restore(payload)
 
@@ -196,6 +203,8 @@ class Trainer:
         set_rng_states(payload["rng"])
         self.fixed_z = payload["fixed_z"]
         self.step = int(payload["step"])
+        if self.evaluator is not None and payload.get("eval") and not self.evaluator.load_state_dict(payload["eval"]):
+            self.log.info("evaluation settings differ from the checkpoint's: the best-metric record starts afresh")
 
     @property
     def epoch(self) -> int:
@@ -208,7 +217,7 @@ class Trainer:
             "config": self.cfg.to_dict(), "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
             "optim": self.step_fn.state_dict(), "step": self.step, "epoch": self.epoch,
             "steps_per_epoch": self.sampler.steps_per_epoch, "rng": rng_states(), "fixed_z": self.fixed_z,
-            "precision": self.precision,
+            "precision": self.precision, "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
         }
 
     def save(self, *names: str) -> None:
@@ -242,6 +251,8 @@ class Trainer:
             f"process(es), device {self.device}, precision {self.precision}, channels-last {cfg.train.channels_last}, "
             f"compile {cfg.train.compile}, allocator fix {allocator_settings_applied()}"
         )
+        if self.evaluator is not None:
+            self.log.info(f"{self.evaluator.describe()}, every {cfg.train.eval_every} steps")
 
     def run(self) -> Path:
         """Train until the configured end; on Ctrl-C save latest.pt first. Return the run folder."""
@@ -274,8 +285,11 @@ class Trainer:
                     epoch_float = self.step / self.sampler.steps_per_epoch
                     self.log.metrics(self.step, {"epoch": round(epoch_float, 4), **{k: round(v, 5) for k, v in stats.items()}, "images_per_sec": round(rate, 1)})
                     bar.set_postfix_str(f"ep {epoch_float:.2f} D {stats['loss_d']:.3f} G {stats['loss_g']:.3f} D(x) {stats['d_real']:.2f} D(G(z)) {stats['d_fake']:.2f} {rate:.0f} img/s")
-                if epoch_done or self.step == end:
+                stop = self._evaluate(bar) if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == end) else False
+                if epoch_done or self.step == end or stop:
                     self._end_of_period(epoch_done, end)
+                if stop:
+                    break
         except KeyboardInterrupt:
             bar.close()
             self.save(LATEST)
@@ -285,6 +299,24 @@ class Trainer:
         self.log.info(f"done: {self.step} steps; samples in {self.run_dir / 'samples'}, checkpoint {self.run_dir / 'checkpoints' / LATEST}")
         self.log.close()
         return self.run_dir
+
+    def _evaluate(self, bar: tqdm) -> bool:
+        """Score G's fixed evaluation samples, keep best.pt, warn; return True (on every rank) to stop early."""
+        stop = False
+        if self.evaluator is not None:
+            decision, record = self.evaluator(self.g, self.step)
+            self.log.metrics(self.step, {"epoch": round(self.step / self.sampler.steps_per_epoch, 4), **record})
+            if decision.improved:
+                self.save(BEST)
+            self.log.info(f"eval step {self.step}: {record['eval_metric']} {decision.value:.4g}"
+                          + (f", new best: saved {BEST}" if decision.improved else f" (best {record['eval_best']:.4g} at step {record['eval_best_step']})"))
+            if decision.warning:
+                self.log.info(f"WARNING: {decision.warning}")
+            bar.set_description(f"{record['eval_metric']} worsening x{decision.streak}" if decision.warning else None)
+            if decision.stop:
+                self.log.info(f"early stop (--early-stop {self.cfg.train.early_stop}): best model at step {record['eval_best_step']} in {self.run_dir / 'checkpoints' / BEST}")
+            stop = decision.stop
+        return bool(distributed.broadcast_object(stop))
 
     def _end_of_period(self, epoch_done: bool, end: int) -> None:
         """Epoch end (or run end): sample grid, loss curves, checkpoints."""

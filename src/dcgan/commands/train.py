@@ -6,9 +6,11 @@ Examples:
   dcgan train --data ./my_images --image-size 128 --epochs 25
   dcgan train --data mnist --data-root ../shared/data --image-size 32 --epochs 2
   dcgan train --resume runs/00003-dcgan --epochs 10
+  dcgan train --data mnist --data-root ../shared/data --image-size 32 --epochs 5 --eval-every 200 --early-stop 5
 
 Each run writes runs/NNNNN-NAME/: config.json, log.txt, metrics.jsonl, tensorboard/, samples/ (a
-fixed-seed grid per epoch), loss_curves.png and checkpoints/ (latest.pt plus one per epoch).
+fixed-seed grid per epoch), loss_curves.png and checkpoints/ (latest.pt plus one per epoch; best.pt with
+--eval-every).
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--log-every", "train.log_every", int, "steps between metric records"),
     ("--sample-every", "train.sample_every", int, "epochs between fixed-seed sample grids"),
     ("--snapshot-every", "train.snapshot_every", int, "epochs between kept checkpoints (latest.pt is always kept)"),
+    ("--eval-every", "train.eval_every", int, "steps between evaluations of fixed samples: logs the metric, keeps checkpoints/best.pt, warns of collapse (default: off)"),
+    ("--eval-metric", "train.eval_metric", str, "metric of --eval-every: fid (a Fréchet distance) or kid"),
+    ("--eval-extractor", "train.eval_extractor", str, "features for --eval-metric: random (cheap, no file), judge:PATH, dfeat:CKPT or inception (slow on CPU)"),
+    ("--eval-samples", "train.eval_samples", int, "samples (seeds 0..N-1) and training images compared at each evaluation"),
+    ("--early-stop", "train.early_stop", int, "stop after K evaluations in a row more than 25%% worse than the best (default: never)"),
     ("--out", "train.out", str, "folder that holds the run folders"),
     ("--name", "train.name", str, "run name (the folder is OUT/NNNNN-NAME)"),
 ]
-CHOICES = {"--z-dist": ["normal", "uniform"], "--kernel-size": [4, 5], "--channels": [1, 3], "--precision": ["auto", "fp32", "bf16", "fp16"]}
+CHOICES = {"--eval-metric": ["fid", "kid"], "--z-dist": ["normal", "uniform"], "--kernel-size": [4, 5], "--channels": [1, 3], "--precision": ["auto", "fp32", "bf16", "fp16"]}
 SWITCHES = [
     ("--download", "data.download", "download a torchvision dataset when missing (needs a network)"),
     ("--channels-last", "train.channels_last", "use channels-last memory format (faster on CPU and GPU); --no-channels-last to disable"),
