@@ -29,7 +29,8 @@ def d_features(d: Discriminator, images_uint8: torch.Tensor, batch_size: int = 2
     device = next(d.parameters()).device
     out = []
     for start in range(0, len(images_uint8), batch_size):
-        x = to_unit_range(images_uint8[start : start + batch_size].to(device))
+        # channels-last: the same values up to float rounding, measured faster on CPU for strided convolutions
+        x = to_unit_range(images_uint8[start : start + batch_size].to(device)).contiguous(memory_format=torch.channels_last)
         pooled = [F.adaptive_max_pool2d(f.float(), GRID).flatten(1) for f in d.features(x)]
         out.append(torch.cat(pooled, dim=1).cpu())
     return torch.cat(out)
