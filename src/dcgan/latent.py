@@ -75,3 +75,61 @@ def path(points: Sequence[torch.Tensor] | torch.Tensor, steps: int, mode: str = 
     points = torch.as_tensor(torch.stack(list(points)) if not isinstance(points, torch.Tensor) else points)
     ts = torch.linspace(0, 1, steps).unsqueeze(-1)  # (steps, 1)
     return torch.stack([fn(points[i].unsqueeze(0), points[i + 1].unsqueeze(0), ts) for i in range(len(points) - 1)])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Choosing an interpolation, concepts and vector arithmetic (PAPER.md section 5).
+
+# Why these defaults (README "Latent-space experiments"): for normal z the norms of typical codes
+# concentrate near sqrt(z_dim) and a straight line between two of them dips to about 0.71 of that at its
+# middle, a region G never saw in training; slerp keeps the norm typical. For uniform z in [-1, 1]^d a
+# straight line stays inside the cube (the whole support has the same density) but its middle also dips,
+# to about 0.6-0.7 of the typical norm sqrt(d/3), while slerp keeps the norm and pushes about 5% of the
+# coordinates outside [-1, 1] (by up to ~0.43). Measured on 32 px rooms models (30 walks x 8 segments,
+# judged): no difference in the share of confidently judged frames for either distribution (normal z:
+# slerp 36.9%, lerp 35.8%; uniform z: slerp 40.7%, lerp 41.5%), so one rule, slerp, serves both;
+# ``path_typicality`` reports both effects for every walk.
+DEFAULT_MODE = {"normal": "slerp", "uniform": "slerp"}
+
+
+def default_mode(z_dist: str) -> str:
+    """Return the interpolation the walk tool uses by default for codes drawn from ``z_dist``."""
+    return DEFAULT_MODE[z_dist]
+
+
+def path_typicality(z: torch.Tensor, z_dist: str) -> dict[str, float]:
+    """Return how typical the codes ``z`` (..., z_dim) are for ``z_dist``: norm range relative to the expected norm, share outside the support."""
+    flat = z.reshape(-1, z.shape[-1])
+    d = flat.shape[-1]
+    expected = (d if z_dist == "normal" else d / 3) ** 0.5  # sqrt(E|z|^2): 1 per coordinate, or 1/3 for U[-1, 1]
+    ratio = flat.norm(dim=-1) / expected
+    out = {"norm_ratio_min": float(ratio.min()), "norm_ratio_max": float(ratio.max()), "norm_ratio_mean": float(ratio.mean())}
+    if z_dist == "uniform":
+        out["outside_cube_share"] = float((flat.abs() > 1).float().mean())
+        out["outside_cube_max"] = float((flat.abs().max() - 1).clamp_min(0))
+    return out
+
+
+def concept_mean(z: torch.Tensor) -> torch.Tensor:
+    """Return the (z_dim,) average of a concept's (k, z_dim) exemplar codes (the paper averages k = 3)."""
+    if z.ndim != 2 or len(z) == 0:
+        raise ValueError("a concept needs a (k, z_dim) tensor with k >= 1 exemplar codes")
+    return z.mean(0)
+
+
+def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Return a - b + c, where each argument is one code (z_dim,) or exemplar codes (k, z_dim) averaged first."""
+    a, b, c = (concept_mean(x) if x.ndim == 2 else x for x in (a, b, c))
+    return a - b + c
+
+
+def uniform_noise(y: torch.Tensor, n: int, scale: float = 0.25, seed: int = 0) -> torch.Tensor:
+    """Return (n, z_dim) variations y + U[-scale, scale] noise per coordinate (the paper's 8 variations, scale 0.25)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    noise = (torch.rand(n, y.shape[-1], generator=gen) * 2 - 1) * scale
+    return y.reshape(1, -1) + noise.to(y.dtype)
+
+
+def looks_like_seeds(text: str) -> bool:
+    """Return True when ``text`` is a seed list ('3,17,42', '0-9') rather than a judge query ('window=1')."""
+    return bool(re.fullmatch(r"[\d\s,-]+", text)) and any(ch.isdigit() for ch in text)
