@@ -6,6 +6,7 @@ running statistics gathered during training instead of the batch's own.
 Examples:
   dcgan sample runs/00000-dcgan --seeds 0-63                      # grid into the run's analysis/sample/
   dcgan sample runs/00000-dcgan/checkpoints/epoch-0005.pt --seeds 0-999 --out-dir export/ --no-grid
+  dcgan sample runs/00000-dcgan --seeds 0-63 --drop runs/00000-dcgan/analysis/forget/dropped.json
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", metavar="DIR", help="also write one PNG per seed, named seed-NNNNNN.png")
     p.add_argument("--batch-size", type=int, default=256, help="images generated at once (does not change the images)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--drop", metavar="FILE", help="zero the feature maps listed in a dropped.json written by 'dcgan forget' for this checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +50,18 @@ def run(args: argparse.Namespace) -> int:
     payload = load_checkpoint(path)
     model = run_config(payload).model
     g = generator_from_checkpoint(payload, resolve_device(args.device))
-    images = generate(g, z_from_seeds(seeds, model.z_dim, model.z_dist), args.batch_size)
+    z = z_from_seeds(seeds, model.z_dim, model.z_dist)
+    if args.drop:
+        from dcgan.analysis.forget import drop_maps, load_drop_file
+
+        layer, maps, record = load_drop_file(args.drop, g, payload["digest"])
+        with drop_maps(g, layer, maps, record.get("renorm")):
+            images = generate(g, z, args.batch_size)
+        print(f"dropped {len(maps)} feature maps of G's layer {layer} ({record.get('layer_name', '?')}), from {args.drop}")
+    else:
+        images = generate(g, z, args.batch_size)
     if not args.no_grid:
-        grid = Path(args.grid) if args.grid else run_dir_of(path) / "analysis" / "sample" / f"seeds-{seeds[0]}-{seeds[-1]}.png"
+        grid = Path(args.grid) if args.grid else run_dir_of(path) / "analysis" / "sample" / f"seeds-{seeds[0]}-{seeds[-1]}{'-drop' if args.drop else ''}.png"
         print(f"grid: {save_grid(images, grid, args.nrow)}")
     if args.out_dir:
         save_each(images, args.out_dir, [f"seed-{s:06d}" for s in seeds])
