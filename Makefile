@@ -13,9 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Train on the built-in data, then write a sample grid.
+# Train on the built-in procedural rooms (no download), then write a sample grid and say where it is.
+# Sized to finish in under 10 minutes on 2 CPU cores, install included; benchmarks/demo_quality.py checks
+# that a rooms judge finds most samples confidently recognisable (see README, "Procedural rooms").
+DEMO_FLAGS ?= --data rooms --image-size 32 --ngf 32 --ndf 32 --batch-size 32 --lr 6e-4 --epochs 20
 demo: $(STAMP)
-	$(BIN)/dcgan train --data $(DATA_ROOT)/mnist.npz --image-size 32 --epochs 1 --name demo
+	$(BIN)/dcgan train $(DEMO_FLAGS) --name demo
 	$(BIN)/dcgan sample runs/$$(ls runs | grep -- '-demo$$' | tail -n 1) --seeds 0-63
 
 # The test suite CI runs: fast tests plus data-dependent ones (skipped when ../shared/data is absent).

@@ -17,6 +17,16 @@ from dcgan.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("dcgan.commands.train", "train a DCGAN (paper defaults built in), or resume a run"),
     "sample": ("dcgan.commands.sample", "generate images from a checkpoint: a grid and/or one PNG per seed"),
+    "data": ("dcgan.commands.data", "look at a data source: a grid of images with their labels (e.g. 'dcgan data preview rooms')"),
+    "judge": ("dcgan.commands.judge", "judges: train classifiers of labelled factors (+ rooms localiser), score images, select seeds by query"),
+    "eval": ("dcgan.commands.eval", "score a checkpoint: FID (Inception) or FD-judge/FD-dfeat/FD-random, KID, precision/recall/density/coverage"),
+    "probe": ("dcgan.commands.probe", "linear probe: classify labelled images with D's features (+ random-D and pixel baselines)"),
+    "visualize": ("dcgan.commands.visualize", "guided back-propagation of D's units on their top images, trained vs random D (+ rooms pointing game)"),
+    "forget": ("dcgan.commands.forget", "make G forget an object: drop the feature maps a logistic regression ties to its boxes, and measure it"),
+    "walk": ("dcgan.commands.walk", "walk the latent space between random codes (slerp): grid + GIF, judged smoothness"),
+    "arithmetic": ("dcgan.commands.arithmetic", "vector arithmetic on codes, mean(A) - mean(B) + mean(C), vs pixel space; measured with a judge"),
+    "direction": ("dcgan.commands.direction", "a 'turn' vector mean(to) - mean(from) applied at several scales; judged flip share"),
+    "memorization": ("dcgan.commands.memorization", "nearest training images of samples vs held-out images (pixels and features): near-copies"),
 }
 
 

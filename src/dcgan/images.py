@@ -47,3 +47,26 @@ def save_each(images: torch.Tensor, folder: str | Path, names: Sequence[str]) ->
         paths.append(folder / f"{name}.png")
         to_pil(image).save(paths[-1])
     return paths
+
+
+def labelled_grid(images: torch.Tensor, captions: Sequence[Sequence[str]], nrow: int = 8, scale: int = 1) -> Image.Image:
+    """Return a grid of (N, C, H, W) uint8 images, each enlarged ``scale`` times with its caption lines under it."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    line_h = 11
+    n, _, h, w = images.shape
+    tile_w, tile_h = w * scale, h * scale
+    lines = max((len(c) for c in captions), default=0)
+    cell_w, cell_h = tile_w + 4, tile_h + 4 + lines * line_h
+    cols = min(nrow, n)
+    rows = math.ceil(n / cols)
+    canvas = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i in range(n):
+        x, y = (i % cols) * cell_w + 2, (i // cols) * cell_h + 2
+        tile = to_pil(images[i]).convert("RGB").resize((tile_w, tile_h), Image.Resampling.NEAREST)
+        canvas.paste(tile, (x, y))
+        for k, text in enumerate(captions[i] if i < len(captions) else []):
+            draw.text((x, y + tile_h + k * line_h), text, fill=(0, 0, 0), font=font)
+    return canvas
