@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -119,25 +122,68 @@ def timed(loop, steps: int, batch: int, device: torch.device) -> float:
     return steps * batch / (time.perf_counter() - start)
 
 
-def step_flops(cfg: ModelConfig, batch: int, precision: str, device: torch.device) -> float:
+def _start_reference_process(args: argparse.Namespace) -> subprocess.Popen:
+    """Start this script as a reference-only process with glibc's true default allocator policy.
+
+    In one process the reference cannot get glibc's real default back: once our rounds have grown the
+    heap, its large allocations are served from free heap chunks instead of fresh mmaps, which makes the
+    in-process reference about 15% faster than the real thing. The lockstep child measures the real
+    thing, interleaved with the same rounds; both figures are reported.
+    """
+    env = dict(os.environ, DCGAN_NO_MALLOPT="1")
+    cmd = [sys.executable, __file__, "--serve-reference", "--size", str(args.size), "--batch", str(args.batch), "--width", str(args.width),
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", "cpu"]
+    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout.readline().strip() == "ready"
+    return child
+
+
+def serve_reference(args: argparse.Namespace, device: torch.device) -> None:
+    """Run reference rounds on request (one line in, images/s out) until stdin closes."""
+    cfg = ModelConfig(image_size=args.size, channels=3, ngf=args.width, ndf=args.width)
+    images = torch.randint(0, 256, (args.batch * 8, 3, args.size, args.size), dtype=torch.uint8)
+    loop = ReferenceLoop(cfg, images, args.batch, device)
+    timed(loop, args.warmup, args.batch, device)
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(timed(loop, args.steps, args.batch, device), flush=True)
+
+
+def step_flops(cfg: ModelConfig, batch: int, precision: str, device: torch.device, reference: bool = False) -> float:
     """Return FLOPs of one training step per image (G and D, forward and backward), counted by FlopCounterMode."""
-    loop = OurLoop(cfg, torch.zeros(batch * 2, cfg.channels, cfg.image_size, cfg.image_size, dtype=torch.uint8), batch, device, precision)
+    images = torch.zeros(batch * 2, cfg.channels, cfg.image_size, cfg.image_size, dtype=torch.uint8)
+    loop = ReferenceLoop(cfg, images, batch, device) if reference else OurLoop(cfg, images, batch, device, precision)
     with FlopCounterMode(display=False) as counter:
         loop.step()
     return counter.get_total_flops() / batch
 
 
-def gemm_peak(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """Return measured GFLOP/s of an n x n matrix multiply in ``dtype``."""
+def _rate(fn, flops: float, device: torch.device, repeats: int) -> float:
+    """Return GFLOP/s of ``fn`` (which does ``flops`` FLOPs), after two warm-up calls."""
+    with torch.inference_mode():
+        for _ in range(2):
+            fn()
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        sync(device)
+    return flops * repeats / (time.perf_counter() - start) / 1e9
+
+
+def gemm_peak(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 8) -> dict[str, float]:
+    """Return measured GFLOP/s of large matrix multiplies in ``dtype``: torch.mm and a 1x1 convolution.
+
+    Both are GEMMs; they run in different libraries on the CPU (MKL for mm, oneDNN for convolutions, the
+    library our training step uses). On AMD CPUs MKL's fp32 GEMM takes AVX2 code paths and reaches about
+    half of what oneDNN does, so the peak is the faster of the two.
+    """
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    sync(device)
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    mm = _rate(lambda: a @ b, 2 * n**3, device, repeats)
+    conv = torch.nn.Conv2d(1024, 1024, 1, bias=False).to(device, dtype, memory_format=torch.channels_last)
+    x = torch.randn(64, 1024, 32, 32, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    conv_rate = _rate(lambda: conv(x), 2 * 64 * 1024 * 1024 * 32 * 32, device, repeats)
+    return {"mm": mm, "conv1x1": conv_rate, "peak": max(mm, conv_rate)}
 
 
 def compare(args: argparse.Namespace, device: torch.device) -> dict:
@@ -149,6 +195,8 @@ def compare(args: argparse.Namespace, device: torch.device) -> dict:
     apply_allocator_settings()
     for p in args.precisions:
         loops[p] = OurLoop(cfg, images, args.batch, device, p, compile=args.compile)
+    child = _start_reference_process(args) if args.isolated_reference and device.type == "cpu" else None
+    isolated: list[float] = []
     rates: dict[str, list[float]] = {name: [] for name in loops}
     ratios: dict[str, list[float]] = {name: [] for name in loops if name != "reference"}
     for name, loop in loops.items():  # warm-up (first-call costs, compile)
@@ -159,15 +207,31 @@ def compare(args: argparse.Namespace, device: torch.device) -> dict:
             (emulate_glibc_default if name == "reference" else apply_allocator_settings)()
             rates[name].append(timed(loop, args.steps, args.batch, device))
         line = f"round {r + 1}: reference {rates['reference'][-1]:7.1f} img/s"
+        if child is not None:  # the same loop in a process of its own, while this one waits
+            child.stdin.write("round\n")
+            child.stdin.flush()
+            isolated.append(float(child.stdout.readline()))
+            line += f" (own process {isolated[-1]:.1f})"
         for name in ratios:
             ratios[name].append(rates[name][-1] / rates["reference"][-1])
             line += f" | {name} {rates[name][-1]:7.1f} img/s ({ratios[name][-1]:.2f}x)"
         print(line, flush=True)
+    if child is not None:
+        child.stdin.close()
+        child.wait()
     apply_allocator_settings()
-    peaks = {p: gemm_peak(dcgan.device.DTYPES[p], device) for p in ("fp32", "bf16")}
-    result = {"reference_images_per_sec": statistics.median(rates["reference"]), "rounds": rates, "ratios": ratios, "gemm_peak_gflops": peaks}
+    gemm = {p: gemm_peak(dcgan.device.DTYPES[p], device) for p in ("fp32", "bf16")}
+    peaks = {p: g["peak"] for p, g in gemm.items()}
+    result = {"reference_images_per_sec": statistics.median(rates["reference"]), "rounds": rates, "ratios": ratios, "gemm_gflops": gemm}
     print(f"\nmedian over {args.rounds} rounds ({args.size}x{args.size}, batch {args.batch}, widths {args.width}, {device}):")
-    print(f"  reference: {result['reference_images_per_sec']:.1f} img/s")
+    result["reference_gflop_per_image"] = step_flops(cfg, args.batch, "fp32", device, reference=True) / 1e9
+    print(f"  reference: {result['reference_images_per_sec']:.1f} img/s, {result['reference_gflop_per_image']:.2f} GFLOP/image "
+          "(ours computes less: G's update needs no weight gradients of D)")
+    if isolated:
+        result["isolated_reference_images_per_sec"] = statistics.median(isolated)
+        result["isolated_ratios"] = {p: statistics.median(r / i for r, i in zip(rates[p], isolated, strict=True)) for p in ratios}
+        print(f"  reference in its own process (true glibc default): {result['isolated_reference_images_per_sec']:.1f} img/s; "
+              + ", ".join(f"{p} {r:.2f}x" for p, r in result["isolated_ratios"].items()))
     for p in args.precisions:
         flops = step_flops(cfg, args.batch, p, device)
         rate = statistics.median(rates[p])
@@ -176,7 +240,8 @@ def compare(args: argparse.Namespace, device: torch.device) -> dict:
         result[p] = {"images_per_sec": rate, "median_ratio": statistics.median(ratios[p]), "gflop_per_image": flops / 1e9,
                      "achieved_gflops": achieved, "share_of_gemm_peak": achieved / peak}
         print(f"  {p}: {rate:.1f} img/s, {result[p]['median_ratio']:.2f}x reference, {flops / 1e9:.2f} GFLOP/image, "
-              f"{achieved:.0f} GFLOP/s = {achieved / peak:.0%} of the {p if p in peaks else 'fp32'} GEMM peak ({peak:.0f} GFLOP/s)")
+              f"{achieved:.0f} GFLOP/s = {achieved / peak:.0%} of the {p if p in peaks else 'fp32'} GEMM peak ({peak:.0f} GFLOP/s; "
+              f"mm {gemm.get(p, gemm['fp32'])['mm']:.0f}, 1x1 conv {gemm.get(p, gemm['fp32'])['conv1x1']:.0f})")
     return result
 
 
@@ -238,9 +303,14 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--table", action="store_true", help="also measure cost against image size and batch size")
     p.add_argument("--export", type=int, default=512, help="images for the bulk-export measurement")
+    p.add_argument("--no-isolated-reference", dest="isolated_reference", action="store_false",
+                   help="skip the reference run in a process of its own (CPU only; see _start_reference_process)")
+    p.add_argument("--serve-reference", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     device = resolve_device(args.device)
+    if args.serve_reference:
+        return serve_reference(args, device)
     default = "fp32,bf16,fp16" if device.type == "cuda" else "fp32,bf16"
     args.precisions = (args.precisions or default).split(",")
     if device.type == "cuda":
