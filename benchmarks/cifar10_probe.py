@@ -24,13 +24,11 @@ import os
 import time
 from pathlib import Path
 
-import torch
-from threadpoolctl import threadpool_limits
-
 from dcgan.analysis.probe import ProbeSettings, format_table, run_probe
-from dcgan.checkpoint import discriminator_from_checkpoint, load_checkpoint, resolve_checkpoint, run_config
+from dcgan.checkpoint import discriminator_from_checkpoint, open_checkpoint, resolve_checkpoint
 from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.data import load_data
+from dcgan.device import cpu_threads
 from dcgan.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,10 +52,11 @@ def main() -> None:
                    "shared with other jobs 1 avoids thread oversubscription, measured 10x faster there")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
+    with cpu_threads(args.threads):
+        run(args)
 
+
+def run(args: argparse.Namespace) -> None:
     times: dict[str, float] = {}
     start = time.perf_counter()
     load = os.getloadavg()
@@ -75,8 +74,8 @@ def main() -> None:
         run_dir = train(cfg)
         times["train_s"] = round(time.perf_counter() - t, 1)
         ckpt = run_dir / "checkpoints" / "latest.pt"
-    payload = load_checkpoint(ckpt)
-    model = run_config(payload).model
+    _, payload, cfg = open_checkpoint(ckpt)
+    model = cfg.model
     d = discriminator_from_checkpoint(payload)
 
     t = time.perf_counter()

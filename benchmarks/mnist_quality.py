@@ -84,6 +84,10 @@ def main() -> None:
     p.add_argument("--data-root", default="../shared/data", type=Path)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--width", type=int, default=64, help="--ngf and --ndf")
+    p.add_argument("--batch-size", type=int, default=128, help="the paper's 128 by default")
+    p.add_argument("--lr", type=float, default=2e-4, help="the paper's 2e-4 by default")
+    p.add_argument("--kernel-size", type=int, default=4, choices=(4, 5))
+    p.add_argument("--z-dist", default="normal", choices=("normal", "uniform"))
     p.add_argument("--precisions", default="auto", help="comma list of training precisions (auto, fp32, bf16)")
     p.add_argument("--seeds", default="0", help="comma list of training seeds")
     p.add_argument("--samples", type=int, default=1000)
@@ -101,8 +105,9 @@ def main() -> None:
             start = time.perf_counter()
             cfg = RunConfig(
                 data=DataConfig(spec=str(args.data_root / "mnist.npz"), image_size=32),
-                model=ModelConfig(image_size=32, channels=1, ngf=args.width, ndf=args.width),
-                train=TrainConfig(epochs=args.epochs, precision=precision, seed=seed, out=args.out, name=f"mnist-{precision}-s{seed}"),
+                model=ModelConfig(image_size=32, channels=1, ngf=args.width, ndf=args.width, kernel_size=args.kernel_size, z_dist=args.z_dist),
+                train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, precision=precision, seed=seed,
+                                  out=args.out, name=f"mnist-{precision}-s{seed}"),
             )
             run_dir = train(cfg)
             seconds = time.perf_counter() - start

@@ -11,7 +11,7 @@ import torch
 
 from dcgan.checkpoint import load_checkpoint
 from dcgan.config import TrainConfig
-from dcgan.device import resolve_precision
+from dcgan.device import cpu_threads, resolve_precision
 from dcgan.errors import UserError
 from dcgan.models import build_models
 from dcgan.train import GanStep, resume, train
@@ -84,3 +84,18 @@ def test_resume_across_precisions(tmp_path: Path) -> None:
     assert all(torch.isfinite(t).all() for t in payload["generator"].values() if t.is_floating_point())
     resume(run_dir, {"max_steps": 8, "precision": "fp32"})
     assert load_checkpoint(run_dir)["step"] == 8
+
+
+def test_cpu_threads_sets_torch_and_blas_pools_and_restores_them() -> None:
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    with cpu_threads(None):
+        assert torch.get_num_threads() == before
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), cpu_threads(1):
+        raise RuntimeError("restored even on errors")
+    assert torch.get_num_threads() == before

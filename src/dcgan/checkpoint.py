@@ -121,6 +121,13 @@ def run_config(payload: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(payload["config"])
 
 
+def open_checkpoint(checkpoint: str | Path) -> tuple[Path, dict[str, Any], RunConfig]:
+    """Resolve a checkpoint file or run folder, load it safely; return (path, payload, its RunConfig)."""
+    path = resolve_checkpoint(checkpoint)
+    payload = load_checkpoint(path)
+    return path, payload, run_config(payload)
+
+
 def _load_state(module: torch.nn.Module, state: dict[str, Any], what: str) -> None:
     try:
         module.load_state_dict(state)

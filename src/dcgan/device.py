@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -13,8 +15,10 @@ from dcgan.errors import UserError
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """Return the torch device for 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'."""
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """Return the torch device for 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N' (a device passes through)."""
+    if isinstance(name, torch.device):
+        return name
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
@@ -47,3 +51,24 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if name == "fp16" and device.type != "cuda":
         raise UserError("--precision fp16 needs a CUDA GPU; on the CPU use bf16 or fp32")
     return name
+
+
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` CPU threads in torch and in BLAS/OpenMP pools (scikit-learn), then restore them.
+
+    ``None`` or 0 leaves the counts alone. One thread is often fastest for small ops or on a machine shared
+    with other jobs, where every multi-threaded op waits for its slowest thread.
+    """
+    if not n:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n):
+            yield
+    finally:
+        torch.set_num_threads(old)

@@ -39,6 +39,7 @@ from torch import nn
 from dcgan.checkpoint import atomic_write_bytes, digest
 from dcgan.config import check_image_size
 from dcgan.data.base import ImageData, to_unit_range
+from dcgan.device import cpu_threads
 from dcgan.errors import UserError
 
 FORMAT = "dcgan-judge"
@@ -374,20 +375,6 @@ class TrainSettings:
     log: Callable[[str], None] = field(default=print, repr=False)
 
 
-class _Threads:
-    """Context that sets torch's CPU thread count (when given) and restores it."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        if self.n:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.old)
-
-
 def _autocast(device: torch.device):
     from contextlib import nullcontext
 
@@ -453,7 +440,7 @@ def pick_factors(data: ImageData, wanted: Sequence[str] | None) -> list[str]:
 
 def train_judge(train: ImageData, val: ImageData, factors: Sequence[str], settings: TrainSettings) -> tuple[Judge, dict[str, Any]]:
     """Train a judge on ``train``; return it and its report with held-out accuracy per head on ``val``."""
-    with _Threads(settings.threads):
+    with cpu_threads(settings.threads):
         return _train_judge(train, val, factors, settings)
 
 
@@ -522,7 +509,7 @@ def iou(pred: torch.Tensor, target: torch.Tensor, threshold: float = 0.5) -> flo
 
 def train_localiser(size: int, channels: int, settings: TrainSettings, seed: int = 0) -> Localiser:
     """Train a window/bed/rug localiser on freshly rendered rooms; its report holds held-out IoU per object."""
-    with _Threads(settings.threads):
+    with cpu_threads(settings.threads):
         return _train_localiser(size, channels, settings, seed)
 
 

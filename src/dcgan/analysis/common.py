@@ -37,14 +37,13 @@ class Loaded:
                 "z_dim": self.model.z_dim, "z_dist": self.model.z_dist, "image_size": self.model.image_size}
 
 
-def load_for_analysis(checkpoint: str | Path, device: str = "auto") -> Loaded:
+def load_for_analysis(checkpoint: str | Path, device: str | torch.device = "auto") -> Loaded:
     """Open a checkpoint file or run folder and return G (eval mode) with its config."""
-    from dcgan.checkpoint import generator_from_checkpoint, load_checkpoint, resolve_checkpoint, run_config
+    from dcgan.checkpoint import generator_from_checkpoint, open_checkpoint
     from dcgan.device import resolve_device
 
-    path = resolve_checkpoint(checkpoint)
-    payload = load_checkpoint(path)
-    return Loaded(path, payload, run_config(payload).model, generator_from_checkpoint(payload, resolve_device(device)))
+    path, payload, cfg = open_checkpoint(checkpoint)
+    return Loaded(path, payload, cfg.model, generator_from_checkpoint(payload, resolve_device(device)))
 
 
 def output_dir(checkpoint: Path, tool: str, out: str | Path | None = None) -> Path:

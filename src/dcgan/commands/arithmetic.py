@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     for name in "abc":
         sign = {"a": "+", "b": "-", "c": "+"}[name]
         p.add_argument(f"--{name}", metavar="SEEDS_OR_QUERY", help=f"concept {name.upper()} ({sign}): seeds '3,17,42' or a judge query 'window=1,wall=red'")
@@ -39,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-seeds", type=int, default=20_000, help="seeds searched per query at most (default: 20000)")
     p.add_argument("--min-prob", type=float, default=0.9, help="judge probability an exemplar must reach on every queried factor (default: 0.9)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/analysis/arithmetic/, plus the checkpoint name unless latest.pt)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--from", dest="from_", required=True, metavar="SEEDS_OR_QUERY", help="the group the direction starts at: seeds or a judge query")
     p.add_argument("--to", required=True, metavar="SEEDS_OR_QUERY", help="the group the direction points to: seeds or a judge query")
     p.add_argument("--exemplars", type=int, default=4, help="exemplars per query group, at least 4; a seed list must give at least this many, all used (default: 4)")
@@ -32,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-prob", type=float, default=0.9, help="judge probability an exemplar must reach on every queried factor (default: 0.9)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random control direction (default: 0)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/analysis/direction/, plus the checkpoint name unless latest.pt)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
 
 
 def _scales(text: str) -> list[float]:

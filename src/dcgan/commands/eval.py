@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--data", metavar="SPEC", help="reference images (same SPECs as dcgan train; default: the run's training data)")
     p.add_argument("--data-root", metavar="DIR", help="folder holding named datasets (default: the run's, else $DCGAN_DATA_ROOT or ./data)")
     p.add_argument("--metrics", default="fid,kid,prdc", help="comma-separated: fid, kid, prdc (default: fid,kid,prdc)")
@@ -29,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-ref", type=int, metavar="N", help="real images, a fixed random subset (default: as many as --num-samples)")
     p.add_argument("--seed", type=int, default=0, help="first latent seed; samples use seeds SEED..SEED+N-1 (default: 0)")
     p.add_argument("--batch-size", type=int, default=256, help="images generated at once (does not change the numbers)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
     p.add_argument("--out", metavar="JSON", help="where to write the results (default: RUN/analysis/eval/results.json)")
 
 

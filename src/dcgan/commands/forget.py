@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--object", default="window", help="what to forget: the object the boxes show (default: window)")
     p.add_argument("--boxes", metavar="JSON", help="hand-drawn boxes per seed (format in the README); their seeds are the samples used")
     p.add_argument("--judge", metavar="PATH", help="judge file: its localiser finds the boxes when --boxes is not given, and it measures the effect")
@@ -41,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figure-count", type=int, default=10, help="samples in the figure (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the negative positions and of the control's random maps (default: 0)")
     p.add_argument("--batch-size", type=int, default=256, help="images generated at once (does not change the images)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/analysis/forget/)")
 
 
@@ -53,13 +55,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dcgan.analysis import forget as fg
-    from dcgan.checkpoint import (
-        generator_from_checkpoint,
-        load_checkpoint,
-        resolve_checkpoint,
-        run_config,
-        run_dir_of,
-    )
+    from dcgan.analysis.common import load_for_analysis
+    from dcgan.checkpoint import run_dir_of
     from dcgan.device import resolve_device
     from dcgan.errors import UserError
     from dcgan.judges import load_judge
@@ -72,11 +69,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-maps must be positive")
     if args.c <= 0 or args.negatives <= 0 or args.batch_size < 1 or args.figure_count < 1 or args.control_draws < 0:
         raise UserError("--C, --negatives, --batch-size and --figure-count must be positive, --control-draws not negative")
-    path = resolve_checkpoint(args.checkpoint)
-    payload = load_checkpoint(path)
-    model = run_config(payload).model
     device = resolve_device(args.device)
-    g = generator_from_checkpoint(payload, device)
+    loaded = load_for_analysis(args.checkpoint, device)
+    path, payload, model, g = loaded.path, loaded.payload, loaded.model, loaded.generator
     layer = fg.resolve_layer(g, fg.DEFAULT_LAYER if args.layer is None else args.layer)
     layer_name = fg.layer_names(g)[layer]
     judge = load_judge(args.judge, device) if args.judge else None

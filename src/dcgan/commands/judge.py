@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="judge_command", metavar="ACTION", required=True)
@@ -44,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--min-accuracy", type=float, default=0.95, help="refuse to save when a head's held-out accuracy is below this (default: 0.95)")
     t.add_argument("--localiser-steps", type=int, default=600, help="rooms only: localiser training steps of 64 images; 0 for none (default: 600)")
     t.add_argument("--seed", type=int, default=0, help="seed of init and data order (default: 0)")
-    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(t)
     t.add_argument("--threads", type=int, help="CPU threads (default: torch's; 1 is fastest on a machine busy with other jobs)")
     t.add_argument("--out", metavar="PT", help="judge file to write (default: judges/<data>-<size>.pt); the report goes beside it as .json")
     t.set_defaults(_action=_train)
@@ -60,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--resize", action="store_true", help="resize images to the judge's size instead of refusing other sizes")
     s.add_argument("--out", metavar="JSON", help="where to write the scores (default: RUN/analysis/judge-score/results.json for "
                    "a checkpoint, ./judge-scores.json for images)")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(s)
     s.set_defaults(_action=_score)
 
     q = sub.add_parser("select", help="find a checkpoint's seeds whose samples match a query such as 'window=2,wall=red'",
@@ -68,14 +70,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "factors match --query (each clause with probability >= --min-prob). Query: factor=value, "
                        "factor!=value or factor=a|b, joined by commas.", formatter_class=fmt)
     q.add_argument("judge", metavar="JUDGE", help="judge file")
-    q.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
+    add_checkpoint_argument(q)
     q.add_argument("--query", required=True, help="e.g. 'window=2,wall=red' or 'bed!=none,light=night'")
     q.add_argument("--count", type=int, default=16, help="seeds to find (default: 16)")
     q.add_argument("--start-seed", type=int, default=0, help="first seed to try (default: 0)")
     q.add_argument("--max-seeds", type=int, default=20000, help="give up after trying this many seeds (default: 20000)")
     q.add_argument("--min-prob", type=float, default=0.9, help="probability each clause must reach (default: 0.9)")
     q.add_argument("--grid", metavar="PNG", help="grid of the selected samples (default: RUN/analysis/judge-select/<query>.png)")
-    q.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(q)
     q.set_defaults(_action=_select)
 
 
@@ -215,13 +217,8 @@ def _read_images(target: Path, size: int, channels: int, resize: bool):
 
 
 def _score(args: argparse.Namespace) -> int:
-    from dcgan.checkpoint import (
-        generator_from_checkpoint,
-        load_checkpoint,
-        resolve_checkpoint,
-        run_config,
-        run_dir_of,
-    )
+    from dcgan.analysis.common import load_for_analysis
+    from dcgan.checkpoint import run_dir_of
     from dcgan.device import resolve_device
     from dcgan.errors import UserError
     from dcgan.judges import format_summary, load_judge, summarise
@@ -235,15 +232,14 @@ def _score(args: argparse.Namespace) -> int:
         raise UserError(f"nothing at {target}: give an image folder, an image file, a checkpoint or a run folder")
     is_ckpt = target.suffix == ".pt" or (target.is_dir() and (target / "checkpoints").is_dir())
     if is_ckpt:
-        path = resolve_checkpoint(target)
-        payload = load_checkpoint(path)
-        model = run_config(payload).model
+        loaded = load_for_analysis(target, device)
+        path, model = loaded.path, loaded.model
         if model.image_size != judge.image_size or model.channels != judge.channels:
             raise UserError(f"{path} makes {model.image_size}x{model.image_size}x{model.channels} images but the judge was trained on "
                             f"{judge.image_size}x{judge.image_size}x{judge.channels}: use a judge trained at that size "
                             f"(dcgan judge train --image-size {model.image_size})")
         seeds = parse_seeds(args.seeds)
-        images = generate(generator_from_checkpoint(payload, device), z_from_seeds(seeds, model.z_dim, model.z_dist))
+        images = generate(loaded.generator, z_from_seeds(seeds, model.z_dim, model.z_dist))
         names = [f"seed-{s}" for s in seeds]
         out = Path(args.out) if args.out else run_dir_of(path) / "analysis" / "judge-score" / "results.json"
     else:
@@ -268,13 +264,8 @@ def _score(args: argparse.Namespace) -> int:
 def _select(args: argparse.Namespace) -> int:
     import re
 
-    from dcgan.checkpoint import (
-        generator_from_checkpoint,
-        load_checkpoint,
-        resolve_checkpoint,
-        run_config,
-        run_dir_of,
-    )
+    from dcgan.analysis.common import load_for_analysis
+    from dcgan.checkpoint import run_dir_of
     from dcgan.device import resolve_device
     from dcgan.errors import UserError
     from dcgan.images import save_grid
@@ -289,10 +280,8 @@ def _select(args: argparse.Namespace) -> int:
     query = parse_query(args.query)
     device = resolve_device(args.device)
     judge = load_judge(args.judge, device)
-    path = resolve_checkpoint(args.checkpoint)
-    payload = load_checkpoint(path)
-    model = run_config(payload).model
-    g = generator_from_checkpoint(payload, device)
+    loaded = load_for_analysis(args.checkpoint, device)
+    path, model, g = loaded.path, loaded.model, loaded.generator
     seeds = select_seeds(g, model, judge, query, args.count, args.start_seed, args.max_seeds, args.min_prob)
     text = ",".join(map(str, query))
     folder = run_dir_of(path) / "analysis" / "judge-select"

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--data", metavar="SPEC", help="the training data to search (default: what the run was trained on)")
     p.add_argument("--data-root", metavar="DIR", help="where named datasets live (default: $DCGAN_DATA_ROOT or ./data)")
     p.add_argument("--train-images", type=int, help="search only the first N training images (default: all the run used)")
@@ -35,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", type=int, default=32, help="closest pairs shown per space (default: 32)")
     p.add_argument("--chunk", type=int, default=2048, help="training images compared at once (memory only; default: 2048)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/analysis/memorization/, plus the checkpoint name unless latest.pt)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
 
 
 def _load(args: argparse.Namespace, run_cfg, model):

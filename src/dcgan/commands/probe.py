@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def _floats(text: str) -> tuple[float, ...]:
     try:
@@ -36,7 +38,7 @@ def _count_or_all(text: str) -> int | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--train", required=True, metavar="SPEC", help="labelled training images, as for 'dcgan train --data' (e.g. mnist.npz)")
     p.add_argument("--test", required=True, metavar="SPEC", help="labelled test images (e.g. mnist.npz:test); used only to score the chosen SVM")
     p.add_argument("--data-root", metavar="DIR", help="folder holding named datasets (default: $DCGAN_DATA_ROOT or ./data)")
@@ -55,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--random-seed", type=int, default=0, help="seed of the random-init D baseline (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of splits, subsamples and label draws (default: 0)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass during extraction (does not change the features)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and BLAS (default: their own choice; 1 is much faster on a machine busy with other jobs)")
     p.add_argument("--no-cache", dest="cache", action="store_false", help="recompute features instead of using the on-disk cache")
     p.add_argument("--out", metavar="DIR", help="where to write results.json (default: RUN/analysis/probe/)")
@@ -64,42 +66,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dcgan.analysis.common import announce, output_dir, write_results
     from dcgan.analysis.probe import DEFAULT_C_GRID, ProbeSettings, format_table, run_probe
-    from dcgan.checkpoint import (
-        discriminator_from_checkpoint,
-        load_checkpoint,
-        resolve_checkpoint,
-        run_config,
-    )
+    from dcgan.checkpoint import discriminator_from_checkpoint, open_checkpoint
     from dcgan.config import DataConfig
     from dcgan.data import load_data
-    from dcgan.device import resolve_device
+    from dcgan.device import cpu_threads, resolve_device
     from dcgan.errors import UserError
 
     if args.batch_size < 1 or args.threads < 0:
         raise UserError("--batch-size must be positive and --threads not negative")
-    if args.threads:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
     baselines = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
     settings = ProbeSettings(
         c_grid=args.c_grid or DEFAULT_C_GRID, val_fraction=args.val_fraction, max_train=args.max_train, max_test=args.max_test,
         labels_per_class=args.labels_per_class, draws=args.draws, val_size=args.val_size, all_labels=args.all_labels,
         max_iter=args.max_iter, tol=args.tol, seed=args.seed,
     )
-    path = resolve_checkpoint(args.checkpoint)
-    payload = load_checkpoint(path)
-    model = run_config(payload).model
+    path, payload, cfg = open_checkpoint(args.checkpoint)
+    model = cfg.model
     d = discriminator_from_checkpoint(payload, resolve_device(args.device))
     # Images are fitted to what D was trained on (size, channels), as 'dcgan train' would fit them.
     data = {
         which: load_data(DataConfig(spec=spec, data_root=args.data_root, image_size=model.image_size, channels=model.channels))
         for which, spec in (("train", args.train), ("test", args.test))
     }
-    report = run_probe(d, f"checkpoint:{payload['digest']}", data["train"], data["test"], settings, args.label, baselines,
-                       args.random_seed, args.cache, batch_size=args.batch_size)
+    with cpu_threads(args.threads):
+        report = run_probe(d, f"checkpoint:{payload['digest']}", data["train"], data["test"], settings, args.label, baselines,
+                           args.random_seed, args.cache, batch_size=args.batch_size)
     table = format_table(report["rows"])
     out = output_dir(path, "probe", args.out)
     report = {"checkpoint": str(path), "digest": payload["digest"], "step": payload.get("step"), "epoch": payload.get("epoch"),

@@ -14,28 +14,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--seeds", default="0-63", help="seeds: a range '0-63', a list '3,17,42' or both (default: 0-63)")
     p.add_argument("--grid", metavar="PNG", help="where to write the grid (default: RUN/analysis/sample/seeds-A-B.png)")
     p.add_argument("--no-grid", action="store_true", help="write no grid (use with --out-dir)")
     p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
     p.add_argument("--out-dir", metavar="DIR", help="also write one PNG per seed, named seed-NNNNNN.png")
     p.add_argument("--batch-size", type=int, default=256, help="images generated at once (does not change the images)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
     p.add_argument("--drop", metavar="FILE", help="zero the feature maps listed in a dropped.json written by 'dcgan forget' for this checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
-    from dcgan.checkpoint import (
-        generator_from_checkpoint,
-        load_checkpoint,
-        resolve_checkpoint,
-        run_config,
-        run_dir_of,
-    )
-    from dcgan.device import resolve_device
+    from dcgan.analysis.common import load_for_analysis
+    from dcgan.checkpoint import run_dir_of
     from dcgan.errors import UserError
     from dcgan.images import save_each, save_grid
     from dcgan.latent import parse_seeds, z_from_seeds
@@ -46,10 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--no-grid without --out-dir would write nothing")
     if args.batch_size < 1:
         raise UserError("--batch-size must be positive")
-    path = resolve_checkpoint(args.checkpoint)
-    payload = load_checkpoint(path)
-    model = run_config(payload).model
-    g = generator_from_checkpoint(payload, resolve_device(args.device))
+    loaded = load_for_analysis(args.checkpoint, args.device)
+    path, payload, model, g = loaded.path, loaded.payload, loaded.model, loaded.generator
     z = z_from_seeds(seeds, model.z_dim, model.z_dist)
     if args.drop:
         from dcgan.analysis.forget import drop_maps, load_drop_file

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--data", metavar="SPEC", help="real images to search, as for 'dcgan train --data' (default: the checkpoint's training data)")
     p.add_argument("--data-root", metavar="DIR", help="folder holding named datasets (default: the checkpoint's, else $DCGAN_DATA_ROOT or ./data)")
     p.add_argument("--num-images", type=int, default=2000, metavar="N", help="images searched for each unit's strongest responses (default: 2000)")
@@ -30,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-pointing", dest="pointing", action="store_false", help="skip the pointing game")
     p.add_argument("--random-seed", type=int, default=0, help="seed of the randomly initialised D shown beside the trained one (default: 0)")
     p.add_argument("--batch-size", type=int, default=128, help="images per forward/backward pass (does not change the results)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/analysis/visualize/)")
 
 
@@ -58,13 +60,7 @@ def run(args: argparse.Namespace) -> int:
         unit_responses,
         unit_views,
     )
-    from dcgan.checkpoint import (
-        discriminator_from_checkpoint,
-        load_checkpoint,
-        resolve_checkpoint,
-        run_config,
-        run_dir_of,
-    )
+    from dcgan.checkpoint import discriminator_from_checkpoint, open_checkpoint, run_dir_of
     from dcgan.device import resolve_device
     from dcgan.errors import UserError
     from dcgan.models import build_models
@@ -72,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.num_images < 1 or args.top_k < 1 or args.batch_size < 1:
         raise UserError("--num-images, --top-k and --batch-size must be positive")
     units = _units(args.units, "--units")
-    path = resolve_checkpoint(args.checkpoint)
-    payload = load_checkpoint(path)
-    cfg = run_config(payload)
+    path, payload, cfg = open_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
     trained = discriminator_from_checkpoint(payload, device)
     random_d = build_models(cfg.model, seed=args.random_seed)[1].to(device).eval()

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 
+from dcgan.commands import add_checkpoint_argument, add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder (uses its latest.pt)")
+    add_checkpoint_argument(p)
     p.add_argument("--seeds", help="the points to visit, in order, e.g. '3,17,42' (default: --points consecutive seeds per walk)")
     p.add_argument("--points", type=int, default=9, help="points per walk when --seeds is not given (default: 9, as in the paper)")
     p.add_argument("--walks", type=int, default=1, help="independent walks; walk w visits seeds start+w*points ... (default: 1)")
@@ -38,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", metavar="JUDGE", help="a judge file (dcgan judge train) to measure the walks with")
     p.add_argument("--fps", type=float, default=8.0, help="frames per second of the GIFs (default: 8)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/analysis/walk/, plus the checkpoint name unless latest.pt)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:

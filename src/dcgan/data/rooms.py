@@ -40,6 +40,7 @@ import torch
 
 from dcgan.config import check_image_size
 from dcgan.data.base import ImageData, convert_channels
+from dcgan.device import cpu_threads
 from dcgan.errors import UserError
 
 FACTORS: dict[str, list[str]] = {
@@ -418,14 +419,10 @@ def render_rooms(indices: torch.Tensor | np.ndarray | range | list[int], size: i
     present = torch.empty(n, len(SLOTS), dtype=torch.bool)
     mask_out = torch.empty(n, len(SLOTS), size, size) if masks else None
     chunk = max(8, CHUNK * 64 * 64 // (size * size))
-    threads = torch.get_num_threads()
     # One thread: the ops are small, and with more threads on a busy machine every op waits for the
     # slowest thread (measured 50x slower on 2 shared cores).
-    torch.set_num_threads(1)
-    try:
+    with cpu_threads(1):
         _render_all(seed, idx, size, chunk, images, labels, boxes, present, mask_out)
-    finally:
-        torch.set_num_threads(threads)
     return RoomsBatch(images, labels, boxes, present, mask_out)
 
 
