@@ -6,8 +6,13 @@ checkpoint. Target (issue 2): at least 80% confident and every digit at 5% or mo
 With several --precisions and --seeds it trains one run per pair (the classifier is shared) and
 compares precisions against the seed-to-seed spread: the quality-parity check of the fast path.
 
-    .venv/bin/python benchmarks/mnist_quality.py --data-root ../shared/data --json mnist_quality.json
-    .venv/bin/python benchmarks/mnist_quality.py --precisions fp32,bf16 --seeds 0,1 --json parity.json
+Recipe: two epochs are few steps for the paper's batch 128 and learning rate 2e-4 (938 steps; 48-59%
+confident). Measured with this script (bf16, seed 0, confident share after epoch 2, 4x4 kernels unless
+said): batch 64 66.5% (widths 128: 64.8%), batch 32 64.3%, batch 64 with lr 5e-4 70.3%, the same with
+5x5 kernels 74.0% (with uniform z 73.4%; at batch 32 73.5%). A classifier trained 4 epochs instead of 2
+moved the share by 0.4 points. So the defaults here are batch 64, lr 5e-4, kernel 5 (pass
+--batch-size 128 --lr 2e-4 --kernel-size 4 for the paper's). With them, bf16 and fp32 over seeds 0 and 1
+gave 68.8-75.0%: below the 80% target, and still rising from epoch 1 to epoch 2.
 """
 
 from __future__ import annotations
@@ -39,8 +44,23 @@ def classifier() -> nn.Module:
     )
 
 
-def train_classifier(root: Path, epochs: int, seed: int) -> tuple[nn.Module, float]:
-    """Return a trained MNIST classifier and its test accuracy."""
+def load_or_train_classifier(root: Path, epochs: int, cache: Path | None) -> tuple[nn.Module, dict]:
+    """Return the classifier and its test report, from ``cache`` when it holds one trained the same way."""
+    if cache and cache.is_file():
+        saved = torch.load(cache, weights_only=True)
+        if saved["epochs"] == epochs:
+            net = classifier()
+            net.load_state_dict(saved["state"])
+            return net, saved["report"]
+    net, report = train_classifier(root, epochs, seed=0)
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"epochs": epochs, "state": net.state_dict(), "report": report}, cache)
+    return net, report
+
+
+def train_classifier(root: Path, epochs: int, seed: int) -> tuple[nn.Module, dict]:
+    """Return a trained MNIST classifier, its test accuracy and the confident share of real test digits."""
     torch.manual_seed(seed)
     train_set = load_data(DataConfig(spec=str(root / "mnist.npz"), image_size=32))
     test_set = load_data(DataConfig(spec=str(root / "mnist.npz") + ":test", image_size=32))
@@ -57,7 +77,8 @@ def train_classifier(root: Path, epochs: int, seed: int) -> tuple[nn.Module, flo
             loss.backward()
             opt.step()
     probs = predict(net, test_set.images)
-    return net, (probs.argmax(1) == test_set.labels["label"]).float().mean().item()
+    return net, {"accuracy": (probs.argmax(1) == test_set.labels["label"]).float().mean().item(),
+                 "real_confident_share": (probs.max(1).values > 0.9).float().mean().item(), "epochs": epochs}
 
 
 @torch.inference_mode()
@@ -84,20 +105,23 @@ def main() -> None:
     p.add_argument("--data-root", default="../shared/data", type=Path)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--width", type=int, default=64, help="--ngf and --ndf")
-    p.add_argument("--batch-size", type=int, default=128, help="the paper's 128 by default")
-    p.add_argument("--lr", type=float, default=2e-4, help="the paper's 2e-4 by default")
-    p.add_argument("--kernel-size", type=int, default=4, choices=(4, 5))
+    p.add_argument("--batch-size", type=int, default=64, help="default 64: twice the steps of the paper's 128 in 2 epochs (see module help)")
+    p.add_argument("--lr", type=float, default=5e-4, help="default 5e-4 (the paper: 2e-4; see module help)")
+    p.add_argument("--kernel-size", type=int, default=5, choices=(4, 5), help="default 5, as in the official code")
     p.add_argument("--z-dist", default="normal", choices=("normal", "uniform"))
     p.add_argument("--precisions", default="auto", help="comma list of training precisions (auto, fp32, bf16)")
     p.add_argument("--seeds", default="0", help="comma list of training seeds")
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--out", default="runs/benchmarks")
+    p.add_argument("--classifier-epochs", type=int, default=2)
+    p.add_argument("--classifier", type=Path, help="keep the trained classifier here and reuse it on later runs")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
 
     start = time.perf_counter()
-    net, accuracy = train_classifier(args.data_root, epochs=2, seed=0)
-    print(f"classifier test accuracy {accuracy:.4f} ({time.perf_counter() - start:.0f} s)")
+    net, clf = load_or_train_classifier(args.data_root, args.classifier_epochs, args.classifier)
+    print(f"classifier: test accuracy {clf['accuracy']:.2%}, real test digits confident {clf['real_confident_share']:.1%} "
+          f"({time.perf_counter() - start:.0f} s)")
 
     runs = []
     for precision in args.precisions.split(","):
@@ -126,7 +150,7 @@ def main() -> None:
         print(f"{precision}: final confident share {', '.join(f'{v:.1%}' for v in finals)} (mean {summary[precision]['confident_mean']:.1%}), "
               f"{summary[precision]['seconds_mean']:.0f} s per run")
     if args.json:
-        args.json.write_text(json.dumps({"classifier_accuracy": accuracy, "settings": {k: str(v) for k, v in vars(args).items()},
+        args.json.write_text(json.dumps({"classifier": clf, "settings": {k: str(v) for k, v in vars(args).items()},
                                          "runs": runs, "summary": summary}, indent=2))
 
 if __name__ == "__main__":
