@@ -52,7 +52,7 @@ def main() -> None:
                    "shared with other jobs 1 avoids thread oversubscription, measured 10x faster there")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = p.parse_args()
-    with cpu_threads(args.threads):
+    with cpu_threads(args.threads, blas=True):
         run(args)
 
 

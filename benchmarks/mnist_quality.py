@@ -45,17 +45,17 @@ def classifier() -> nn.Module:
 
 
 def load_or_train_classifier(root: Path, epochs: int, cache: Path | None) -> tuple[nn.Module, dict]:
-    """Return the classifier and its test report, from ``cache`` when it holds one trained the same way."""
+    """Return the classifier and its test report, from ``cache`` when it holds one trained the same way on the same data."""
     if cache and cache.is_file():
         saved = torch.load(cache, weights_only=True)
-        if saved["epochs"] == epochs:
+        if saved["epochs"] == epochs and saved.get("root") == str(root.resolve()):
             net = classifier()
             net.load_state_dict(saved["state"])
             return net, saved["report"]
     net, report = train_classifier(root, epochs, seed=0)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"epochs": epochs, "state": net.state_dict(), "report": report}, cache)
+        torch.save({"epochs": epochs, "root": str(root.resolve()), "state": net.state_dict(), "report": report}, cache)
     return net, report
 
 

@@ -92,9 +92,11 @@ def test_cpu_threads_sets_torch_and_blas_pools_and_restores_them() -> None:
     before = torch.get_num_threads()
     with cpu_threads(None):
         assert torch.get_num_threads() == before
-    with cpu_threads(1):
+    with cpu_threads(1, blas=True):
         assert torch.get_num_threads() == 1
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
     with pytest.raises(RuntimeError), cpu_threads(1):
         raise RuntimeError("restored even on errors")

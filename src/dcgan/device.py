@@ -54,21 +54,26 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 
 @contextmanager
-def cpu_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` CPU threads in torch and in BLAS/OpenMP pools (scikit-learn), then restore them.
+def cpu_threads(n: int | None, blas: bool = False) -> Iterator[None]:
+    """Run the block with ``n`` CPU threads in torch (and with ``blas``, in the BLAS/OpenMP pools scikit-learn
+    uses), then restore them.
 
     ``None`` or 0 leaves the counts alone. One thread is often fastest for small ops or on a machine shared
-    with other jobs, where every multi-threaded op waits for its slowest thread.
+    with other jobs, where every multi-threaded op waits for its slowest thread. ``blas`` is opt-in because
+    threadpoolctl scans the loaded libraries on every entry (about a millisecond), too slow for hot paths
+    such as rendering a batch of rooms.
     """
     if not n:
         yield
         return
+    from contextlib import nullcontext
+
     from threadpoolctl import threadpool_limits
 
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        with threadpool_limits(n):
+        with threadpool_limits(n) if blas else nullcontext():
             yield
     finally:
         torch.set_num_threads(old)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         which: load_data(DataConfig(spec=spec, data_root=args.data_root, image_size=model.image_size, channels=model.channels))
         for which, spec in (("train", args.train), ("test", args.test))
     }
-    with cpu_threads(args.threads):
+    with cpu_threads(args.threads, blas=True):
         report = run_probe(d, f"checkpoint:{payload['digest']}", data["train"], data["test"], settings, args.label, baselines,
                            args.random_seed, args.cache, batch_size=args.batch_size)
     table = format_table(report["rows"])
