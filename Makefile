@@ -9,8 +9,7 @@ DATA_ROOT ?= $(abspath ../shared/data)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-compile -e ".[dev]"
 	touch $(STAMP)
 
 # Train on the built-in procedural rooms (no download), then write a sample grid and say where it is.
@@ -18,7 +17,7 @@ $(STAMP): pyproject.toml
 # that a rooms judge finds most samples confidently recognisable (see README, "Procedural rooms").
 # With 2+ cores it trains as two single-threaded processes (DDP over Gloo, batch 32 each): at 32x32 with
 # narrow nets one step is too small for a second thread to help, while a second process does.
-DEMO_FLAGS ?= --data rooms --image-size 32 --ngf 32 --ndf 32 --batch-size 32 --lr 1e-3 --epochs 11
+DEMO_FLAGS ?= --data rooms --image-size 32 --ngf 32 --ndf 32 --batch-size 32 --lr 1e-3 --ema 0.999 --epochs 9
 DEMO_PROCS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 1)
 demo: $(STAMP)
 	@if [ "$(DEMO_PROCS)" -gt 1 ]; then \

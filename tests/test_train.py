@@ -11,7 +11,7 @@ import torch
 from dcgan.checkpoint import load_checkpoint
 from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.models import build_models
-from dcgan.train import GanStep, resume, train
+from dcgan.train import GanStep, learning_rate, resume, train
 
 
 def tiny_run(tmp_path: Path, name: str = "t", **train_kw) -> RunConfig:
@@ -70,6 +70,58 @@ def test_resume_is_bit_identical(tmp_path: Path, precision: str) -> None:
     for opt in ("opt_g", "opt_d"):
         for pid, state in straight["optim"][opt]["state"].items():
             assert torch.equal(state["exp_avg"], resumed["optim"][opt]["state"][pid]["exp_avg"])
+
+
+def test_lr_decay_is_linear_to_zero_over_the_end_of_the_run_and_resumes_exactly(tmp_path: Path) -> None:
+    cfg = TrainConfig(lr=1.0, lr_decay=0.5)
+    assert [learning_rate(cfg, s, 10) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
+    assert {learning_rate(TrainConfig(lr=1.0), s, 10) for s in range(10)} == {1.0}
+    with pytest.raises(Exception, match="lr-decay"):
+        TrainConfig(lr_decay=1.5)
+    # Steps 0-4 are at the full rate either way, so 5 constant steps + resume with the decay == 10 straight.
+    straight = train(tiny_run(tmp_path / "a", max_steps=10, lr_decay=0.5))
+    resumed = resume(train(tiny_run(tmp_path / "b", max_steps=5)), {"max_steps": 10, "lr_decay": 0.5})
+    for key in ("generator", "discriminator"):
+        for name, tensor in load_checkpoint(straight)[key].items():
+            assert torch.equal(tensor, load_checkpoint(resumed)[key][name]), f"{key}.{name}"
+    lrs = [json.loads(line).get("lr") for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == pytest.approx([2e-4 * f for f in (1, 1, 1, 0.6, 0.2)])  # logged after steps 1, 3, 5, 7 and 9 (0-based)
+
+
+def test_generator_average_is_an_ema_with_batchnorm_statistics_of_its_own(tiny: ModelConfig) -> None:
+    from dcgan.ema import GeneratorAverage
+
+    g, _ = build_models(tiny, seed=0)
+    average = GeneratorAverage(g, decay=0.75, batch_size=16)
+    average.update(g)  # the first update copies
+    before = [p.detach().clone() for p in g.parameters()]
+    with torch.no_grad():
+        for p in g.parameters():
+            p.add_(1.0)
+    average.update(g)
+    for avg, old in zip(average.generator.parameters(), before, strict=True):
+        assert torch.allclose(avg, old + 0.25)
+    calibrated = average.calibrated()
+    assert not calibrated.training
+    bn = next(m for m in calibrated.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.equal(bn.running_mean, next(m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)).running_mean)
+    first = {k: v.clone() for k, v in calibrated.state_dict().items()}
+    average.calibrated_at = None  # force a second estimate: the same codes give the same statistics
+    assert all(torch.equal(v, average.calibrated().state_dict()[k]) for k, v in first.items())
+
+
+def test_ema_run_samples_from_the_average_and_resumes_exactly(tmp_path: Path) -> None:
+    from dcgan.checkpoint import generator_from_checkpoint
+
+    straight = load_checkpoint(train(tiny_run(tmp_path / "a", max_steps=10, ema=0.9)))
+    resumed = load_checkpoint(resume(train(tiny_run(tmp_path / "b", max_steps=5, ema=0.9)), {"max_steps": 10}))
+    assert straight["generator_ema"]["updates"] == resumed["generator_ema"]["updates"] == 10
+    for name, tensor in straight["generator_ema"]["generator"].items():
+        assert torch.equal(tensor, resumed["generator_ema"]["generator"][name]), name
+    averaged, live = generator_from_checkpoint(straight), generator_from_checkpoint(straight, averaged=False)
+    z = torch.randn(4, 8)
+    assert not torch.equal(averaged(z), live(z))
+    assert torch.equal(live(z), generator_from_checkpoint(load_checkpoint(train(tiny_run(tmp_path / "c", max_steps=10))))(z))
 
 
 def test_resume_keeps_the_run_folder_and_step_count(tmp_path: Path) -> None:

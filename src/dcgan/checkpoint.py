@@ -135,10 +135,14 @@ def _load_state(module: torch.nn.Module, state: dict[str, Any], what: str) -> No
         raise UserError(f"checkpoint {what} weights do not fit the model its config describes: {str(exc).splitlines()[0]}") from None
 
 
-def generator_from_checkpoint(payload: dict[str, Any], device: torch.device | str = "cpu") -> Generator:
-    """Return G in eval mode (BatchNorm uses running statistics, so a seed's image never depends on its batch)."""
+def generator_from_checkpoint(payload: dict[str, Any], device: torch.device | str = "cpu", averaged: bool = True) -> Generator:
+    """Return G in eval mode (BatchNorm uses running statistics, so a seed's image never depends on its batch).
+
+    A run trained with --ema gives its weight average (what its sample grids show) unless ``averaged`` is False.
+    """
     g = Generator(run_config(payload).model)
-    _load_state(g, payload["generator"], "generator")
+    ema = payload.get("generator_ema") if averaged else None
+    _load_state(g, ema["generator"] if ema else payload["generator"], "generator")
     return g.to(device).eval()
 
 

@@ -76,8 +76,10 @@ class TrainConfig:
     epochs: int | None = None  # None with no max_steps means 5 epochs (the paper shows 1 and 5)
     max_steps: int | None = None  # overrides epochs when given
     lr: float = 2e-4
+    lr_decay: float = 0.0  # last fraction of the run over which both lrs fall linearly to 0; 0 = constant (the paper)
     beta1: float = 0.5
     beta2: float = 0.999  # unstated in the paper; Adam's default
+    ema: float = 0.0  # decay of a moving average of G's weights that samples and tools use; 0 = off (the paper)
     weight_decay: float = 0.0  # official code: 1e-5 (faces), 2.5e-5 (MNIST); not in the paper
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -108,6 +110,10 @@ class TrainConfig:
             raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not (self.lr > 0 and 0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise UserError("--lr must be positive and --beta1/--beta2 in [0, 1)")
+        if not 0 <= self.ema < 1:
+            raise UserError(f"--ema is a decay in [0, 1) (0: off; 0.999 averages about the last 1,000 steps), not {self.ema}")
+        if not 0 <= self.lr_decay <= 1:
+            raise UserError(f"--lr-decay is a fraction of the run from 0 to 1, not {self.lr_decay}")
         for name in ("log_every", "sample_every", "snapshot_every", "num_fixed_samples"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")

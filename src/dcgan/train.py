@@ -26,6 +26,7 @@ from dcgan.checkpoint import LATEST, load_checkpoint, run_config, run_dir_of, sa
 from dcgan.config import RunConfig, TrainConfig
 from dcgan.data import BatchSampler, ImageData, load_data, to_unit_range
 from dcgan.device import DTYPES, resolve_device, resolve_precision
+from dcgan.ema import GeneratorAverage
 from dcgan.errors import UserError
 from dcgan.images import grid_tensor, save_grid
 from dcgan.latent import sample_z, z_from_seeds
@@ -36,7 +37,7 @@ from dcgan.sampling import generate
 
 DEFAULT_EPOCHS = 5
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
-RESUMABLE_FIELDS = {"epochs", "max_steps", "device", "precision", "channels_last", "compile", "log_every", "sample_every", "snapshot_every",
+RESUMABLE_FIELDS = {"epochs", "max_steps", "lr_decay", "device", "precision", "channels_last", "compile", "log_every", "sample_every", "snapshot_every",
                     "eval_every", "eval_metric", "eval_extractor", "eval_samples", "early_stop"}
 BEST = "best.pt"  # kept by the training-time evaluation (--eval-every)
 
@@ -44,6 +45,18 @@ BEST = "best.pt"  # kept by the training-time evaluation (--eval-every)
 def step_seed(seed: int, step: int, rank: int) -> int:
     """Return the seed of the z batch drawn at ``step`` on ``rank`` (a pure function, so resume is exact)."""
     return (seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + rank * 0x94D049BB133111EB) % (2**63)
+
+
+def learning_rate(cfg: TrainConfig, step: int, end: int) -> float:
+    """Return the learning rate of ``step`` in a run ending at ``end``: constant, then (--lr-decay) linear to 0.
+
+    A pure function of the step, so a resumed run follows the same schedule (for the same end).
+    """
+    decay_steps = round(cfg.lr_decay * end)
+    start = end - decay_steps
+    if step < start:
+        return cfg.lr
+    return cfg.lr * (end - step) / decay_steps
 
 
 class GanStep:
@@ -69,6 +82,12 @@ class GanStep:
         self.scaler_d = torch.amp.GradScaler(device.type, enabled=use_scaler)
         self.stats = torch.zeros(len(STAT_NAMES), device=device)
         self.count = 0
+
+    def set_lr(self, lr: float) -> None:
+        """Set the learning rate of both optimisers."""
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     def autocast(self):
         """Return the mixed-precision context of this step (a no-op for fp32)."""
@@ -182,6 +201,7 @@ class Trainer:
         self.g.to(self.device, memory_format=memory_format)
         self.d.to(self.device, memory_format=memory_format)
         self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile)
+        self.average = GeneratorAverage(self.g, cfg.train.ema, cfg.train.batch_size) if cfg.train.ema else None
         self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.train.seed, distributed.rank(), distributed.world_size())
         self.fixed_z = z_from_seeds(range(cfg.train.num_fixed_samples), cfg.model.z_dim, cfg.model.z_dist)
         self.step = 0
@@ -200,6 +220,8 @@ class Trainer:
             except RuntimeError as exc:
                 raise UserError(f"checkpoint {key} does not fit the model: {str(exc).splitlines()[0]}") from None
         self.step_fn.load_state_dict(payload["optim"])
+        if self.average is not None and payload.get("generator_ema"):
+            self.average.load_state_dict(payload["generator_ema"])
         set_rng_states(payload["rng"])
         self.fixed_z = payload["fixed_z"]
         self.step = int(payload["step"])
@@ -215,6 +237,7 @@ class Trainer:
         """Return everything needed to rebuild the nets and continue this run exactly."""
         return {
             "config": self.cfg.to_dict(), "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
+            "generator_ema": self.average.state_dict() if self.average is not None else None,
             "optim": self.step_fn.state_dict(), "step": self.step, "epoch": self.epoch,
             "steps_per_epoch": self.sampler.steps_per_epoch, "rng": rng_states(), "fixed_z": self.fixed_z,
             "precision": self.precision, "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
@@ -227,12 +250,15 @@ class Trainer:
             for name in names:
                 save_checkpoint(self.run_dir / "checkpoints" / name, payload)
 
+    def sampling_generator(self) -> nn.Module:
+        """Return the G that samples and tools use: the weight average with --ema, else G (in eval mode; call .train() after)."""
+        return self.average.calibrated() if self.average is not None else self.g.eval()
+
     def write_samples(self, tag: str) -> Path | None:
         """Save the fixed-seed grid as samples/<tag>.png (G in eval mode, as every sampling tool uses it)."""
         if not distributed.is_main():
             return None
-        self.g.eval()
-        images = generate(self.g, self.fixed_z.to(self.device))
+        images = generate(self.sampling_generator(), self.fixed_z.to(self.device))
         self.g.train()
         path = save_grid(images, self.run_dir / "samples" / f"{tag}.png")
         self.log.image("samples", grid_tensor(images), self.step)
@@ -251,6 +277,9 @@ class Trainer:
             f"process(es), device {self.device}, precision {self.precision}, channels-last {cfg.train.channels_last}, "
             f"compile {cfg.train.compile}, allocator fix {allocator_settings_applied()}"
         )
+        self.log.info(f"optimiser: Adam lr {cfg.train.lr} betas ({cfg.train.beta1}, {cfg.train.beta2})"
+                      + (f", linear decay to 0 over the last {cfg.train.lr_decay:.0%} of steps" if cfg.train.lr_decay else "")
+                      + (f"; samples from a moving average of G (decay {cfg.train.ema})" if cfg.train.ema else ""))
         if self.evaluator is not None:
             self.log.info(f"{self.evaluator.describe()}, every {cfg.train.eval_every} steps")
 
@@ -273,7 +302,11 @@ class Trainer:
                     batch = batch.pin_memory()
                 noise.manual_seed(step_seed(cfg.seed, self.step, distributed.rank()))
                 z = sample_z(cfg.batch_size, self.cfg.model.z_dim, self.cfg.model.z_dist, noise, self.device)
+                lr = learning_rate(cfg, self.step, end)
+                self.step_fn.set_lr(lr)
                 self.step_fn(batch, z)
+                if self.average is not None:
+                    self.average.update(self.g)
                 self.step += 1
                 bar.update()
                 epoch_done = self.step % self.sampler.steps_per_epoch == 0
@@ -283,7 +316,7 @@ class Trainer:
                     rate = (self.step - tick_step) * cfg.batch_size * distributed.world_size() / max(now - tick, 1e-9)
                     tick, tick_step = now, self.step
                     epoch_float = self.step / self.sampler.steps_per_epoch
-                    self.log.metrics(self.step, {"epoch": round(epoch_float, 4), **{k: round(v, 5) for k, v in stats.items()}, "images_per_sec": round(rate, 1)})
+                    self.log.metrics(self.step, {"epoch": round(epoch_float, 4), **{k: round(v, 5) for k, v in stats.items()}, "lr": lr, "images_per_sec": round(rate, 1)})
                     bar.set_postfix_str(f"ep {epoch_float:.2f} D {stats['loss_d']:.3f} G {stats['loss_g']:.3f} D(x) {stats['d_real']:.2f} D(G(z)) {stats['d_fake']:.2f} {rate:.0f} img/s")
                 stop = self._evaluate(bar) if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == end) else False
                 if epoch_done or self.step == end or stop:
@@ -304,7 +337,8 @@ class Trainer:
         """Score G's fixed evaluation samples, keep best.pt, warn; return True (on every rank) to stop early."""
         stop = False
         if self.evaluator is not None:
-            decision, record = self.evaluator(self.g, self.step)
+            decision, record = self.evaluator(self.sampling_generator(), self.step)
+            self.g.train()
             self.log.metrics(self.step, {"epoch": round(self.step / self.sampler.steps_per_epoch, 4), **record})
             if decision.improved:
                 self.save(BEST)

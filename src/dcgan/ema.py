@@ -1,0 +1,68 @@
+"""An exponential moving average (EMA) of G's weights, kept beside G during training (``--ema DECAY``).
+
+Not in the paper: averaging G's weights over the last ~1/(1-decay) steps smooths out the oscillation of
+adversarial training (Yazici et al., ICLR 2019), and measured here it raised the share of confidently
+judged demo rooms at the same training cost (see README, "The demo"). The averaging and the BatchNorm
+re-estimation come from ``torch.optim.swa_utils``; this module only decides when they run.
+
+BatchNorm statistics: the live G's running statistics belong to the live weights, not the averaged
+ones, so before the average is used (sample grids, checkpoints) its statistics are re-estimated from
+a fixed set of codes (a pure function of the weights, so resume stays exact).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+
+from dcgan.latent import sample_z
+
+CALIBRATION_IMAGES = 4096  # codes used to re-estimate BatchNorm statistics of the averaged G
+CALIBRATION_SEED = 0xC0FFEE
+
+
+class GeneratorAverage:
+    """The EMA of a generator's parameters, with BatchNorm statistics re-estimated on demand."""
+
+    def __init__(self, generator: nn.Module, decay: float, batch_size: int) -> None:
+        self.averaged = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+        self.averaged.eval()
+        self.batch_size = batch_size
+        self.calibrated_at: int | None = None  # update count the BatchNorm statistics belong to
+
+    @property
+    def generator(self) -> nn.Module:
+        """Return the averaged G (a plain Generator, so every tool can use its state dict)."""
+        return self.averaged.module
+
+    def update(self, generator: nn.Module) -> None:
+        """Fold the generator's current weights into the average (the first call copies them)."""
+        self.averaged.update_parameters(generator)
+        self.calibrated_at = None
+
+    @torch.no_grad()
+    def calibrated(self) -> nn.Module:
+        """Return the averaged G in eval mode with BatchNorm statistics that match its weights."""
+        count = int(self.averaged.n_averaged)
+        if self.calibrated_at != count:
+            g = self.generator
+            device = next(g.parameters()).device
+            noise = torch.Generator(device=device).manual_seed(CALIBRATION_SEED)
+            codes = [sample_z(self.batch_size, g.cfg.z_dim, g.cfg.z_dist, noise, device)
+                     for _ in range(max(1, CALIBRATION_IMAGES // self.batch_size))]
+            update_bn(codes, g)  # resets the statistics and averages them over all codes (train mode inside)
+            self.calibrated_at = count
+        return self.generator.eval()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the calibrated averaged G's state dict and the update count (for checkpoints)."""
+        return {"generator": self.calibrated().state_dict(), "updates": int(self.averaged.n_averaged)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+        self.generator.load_state_dict(state["generator"])
+        self.averaged.n_averaged.fill_(state["updates"])
+        self.calibrated_at = int(state["updates"])
