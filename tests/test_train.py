@@ -40,6 +40,20 @@ def test_step_gives_finite_losses_and_updates_both_nets(tiny: ModelConfig) -> No
     assert step.read_stats()["loss_d"] == 0.0  # statistics were reset by the previous read
 
 
+def test_one_sided_label_smoothing_moves_only_the_real_target() -> None:
+    from dcgan.losses import generator_loss, loss_real
+
+    logits = torch.tensor([[-2.0], [0.0], [3.0]])
+    p = torch.sigmoid(logits)
+    expected = -(0.9 * torch.log(p) + 0.1 * torch.log(1 - p)).mean()
+    assert torch.allclose(loss_real(logits, 0.9), expected)
+    assert torch.allclose(generator_loss(logits), -torch.log(p).mean())  # G still aims at 1
+    with pytest.raises(Exception, match="label-smoothing"):
+        TrainConfig(label_smoothing=0.5)
+    assert GanStep(*build_models(ModelConfig(image_size=16, z_dim=8, ngf=8, ndf=8)), TrainConfig(label_smoothing=0.1),
+                   torch.device("cpu"), "fp32").real_target == pytest.approx(0.9)
+
+
 def test_run_folder_holds_everything(tmp_path: Path) -> None:
     run_dir = train(tiny_run(tmp_path, epochs=2))
     assert run_dir.name == "00000-t"

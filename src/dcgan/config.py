@@ -79,6 +79,7 @@ class TrainConfig:
     lr_decay: float = 0.0  # last fraction of the run over which both lrs fall linearly to 0; 0 = constant (the paper)
     beta1: float = 0.5
     beta2: float = 0.999  # unstated in the paper; Adam's default
+    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this (Salimans et al. 2016); 0 = the paper
     ema: float = 0.0  # decay of a moving average of G's weights that samples and tools use; 0 = off (the paper)
     weight_decay: float = 0.0  # official code: 1e-5 (faces), 2.5e-5 (MNIST); not in the paper
     seed: int = 0
@@ -110,6 +111,8 @@ class TrainConfig:
             raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not (self.lr > 0 and 0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise UserError("--lr must be positive and --beta1/--beta2 in [0, 1)")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise UserError(f"--label-smoothing must be in [0, 0.5) (D's real target is 1 minus it), not {self.label_smoothing}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema is a decay in [0, 1) (0: off; 0.999 averages about the last 1,000 steps), not {self.ema}")
         if not 0 <= self.lr_decay <= 1:

@@ -11,10 +11,14 @@ import torch
 import torch.nn.functional as F
 
 
-def loss_real(logits: torch.Tensor) -> torch.Tensor:
-    """Return -log sigmoid(logits), averaged: the loss for images D should call real."""
+def loss_real(logits: torch.Tensor, target: float = 1.0) -> torch.Tensor:
+    """Return -log sigmoid(logits), averaged: the loss for images D should call real.
+
+    ``target`` below 1 is one-sided label smoothing (Salimans et al. 2016): D aims at ``target`` for real
+    images, which keeps it from growing overconfident; G's loss always aims at 1.
+    """
     logits = logits.float()
-    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
 def loss_fake(logits: torch.Tensor) -> torch.Tensor:

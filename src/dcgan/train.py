@@ -73,6 +73,7 @@ class GanStep:
         if compile:
             self.g, self.d, self.d_for_g = torch.compile(self.g), torch.compile(self.d), torch.compile(self.d_for_g)
         self.device, self.precision = device, precision
+        self.real_target = 1.0 - cfg.label_smoothing
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
@@ -106,7 +107,7 @@ class GanStep:
         with no_sync:
             with self.autocast():
                 real_logits = self.d(real)
-            d_loss_real = loss_real(real_logits)
+            d_loss_real = loss_real(real_logits, self.real_target)
             self.scaler_d.scale(d_loss_real).backward()
         with self.autocast():
             fake_logits = self.d(fake.detach())
@@ -279,6 +280,7 @@ class Trainer:
         )
         self.log.info(f"optimiser: Adam lr {cfg.train.lr} betas ({cfg.train.beta1}, {cfg.train.beta2})"
                       + (f", linear decay to 0 over the last {cfg.train.lr_decay:.0%} of steps" if cfg.train.lr_decay else "")
+                      + (f"; D's real target {1 - cfg.train.label_smoothing:g}" if cfg.train.label_smoothing else "")
                       + (f"; samples from a moving average of G (decay {cfg.train.ema})" if cfg.train.ema else ""))
         if self.evaluator is not None:
             self.log.info(f"{self.evaluator.describe()}, every {cfg.train.eval_every} steps")

@@ -34,11 +34,12 @@ class Loaded:
     def describe(self) -> dict[str, Any]:
         """Return the checkpoint facts every results.json starts with."""
         return {"checkpoint": str(self.path), "step": self.payload.get("step"), "epoch": self.payload.get("epoch"),
-                "z_dim": self.model.z_dim, "z_dist": self.model.z_dist, "image_size": self.model.image_size}
+                "z_dim": self.model.z_dim, "z_dist": self.model.z_dist, "image_size": self.model.image_size,
+                "averaged_generator": bool(self.payload.get("generator_ema"))}
 
 
 def load_for_analysis(checkpoint: str | Path, device: str | torch.device = "auto") -> Loaded:
-    """Open a checkpoint file or run folder and return G (eval mode) with its config."""
+    """Open a checkpoint file or run folder and return G (eval mode; the weight average of an --ema run) with its config."""
     from dcgan.checkpoint import generator_from_checkpoint, open_checkpoint
     from dcgan.device import resolve_device
 

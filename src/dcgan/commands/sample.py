@@ -1,7 +1,8 @@
 """Generate images from a checkpoint: a grid and/or one PNG per seed.
 
 Seed s always gives the same image, whatever the batch: G runs in eval mode, so BatchNorm uses the
-running statistics gathered during training instead of the batch's own.
+running statistics gathered during training instead of the batch's own. A run trained with --ema
+samples from its moving average of G (as its training grids did).
 
 Examples:
   dcgan sample runs/00000-dcgan --seeds 0-63                      # grid into the run's analysis/sample/

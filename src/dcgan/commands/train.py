@@ -42,6 +42,7 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--lr-decay", "train.lr_decay", float, "fraction of the run, at its end, over which the learning rate falls linearly to 0 (0: constant, as in the paper)"),
     ("--beta1", "train.beta1", float, "Adam beta1"),
     ("--beta2", "train.beta2", float, "Adam beta2"),
+    ("--label-smoothing", "train.label_smoothing", float, "one-sided label smoothing: D's target for real images is 1 minus this (e.g. 0.1); 0: off, as in the paper"),
     ("--ema", "train.ema", float, "keep a moving average of G's weights with this decay (e.g. 0.999) and sample from it; 0: off, as in the paper"),
     ("--weight-decay", "train.weight_decay", float, "L2 weight decay (official code: 1e-5 faces, 2.5e-5 MNIST)"),
     ("--seed", "train.seed", int, "seed for init, data order and noise"),
