@@ -14,6 +14,12 @@ from dcgan.models import build_models
 from dcgan.train import GanStep, learning_rate, resume, train
 
 
+def assert_same_tensors(expected: dict[str, torch.Tensor], actual: dict[str, torch.Tensor], what: str) -> None:
+    """Assert two state dicts hold bit-identical tensors."""
+    for name, tensor in expected.items():
+        assert torch.equal(tensor, actual[name]), f"{what}.{name}"
+
+
 def tiny_run(tmp_path: Path, name: str = "t", **train_kw) -> RunConfig:
     train_kw = {"batch_size": 8, "log_every": 2, "out": str(tmp_path / "runs"), "name": name, "num_fixed_samples": 4, **train_kw}
     return RunConfig(
@@ -79,8 +85,7 @@ def test_resume_is_bit_identical(tmp_path: Path, precision: str) -> None:
     resumed = load_checkpoint(resume(half, {"max_steps": 10}))
     assert resumed["step"] == 10
     for key in ("generator", "discriminator"):
-        for name, tensor in straight[key].items():
-            assert torch.equal(tensor, resumed[key][name]), f"{key}.{name}"
+        assert_same_tensors(straight[key], resumed[key], key)
     for opt in ("opt_g", "opt_d"):
         for pid, state in straight["optim"][opt]["state"].items():
             assert torch.equal(state["exp_avg"], resumed["optim"][opt]["state"][pid]["exp_avg"])
@@ -96,8 +101,7 @@ def test_lr_decay_is_linear_to_zero_over_the_end_of_the_run_and_resumes_exactly(
     straight = train(tiny_run(tmp_path / "a", max_steps=10, lr_decay=0.5))
     resumed = resume(train(tiny_run(tmp_path / "b", max_steps=5)), {"max_steps": 10, "lr_decay": 0.5})
     for key in ("generator", "discriminator"):
-        for name, tensor in load_checkpoint(straight)[key].items():
-            assert torch.equal(tensor, load_checkpoint(resumed)[key][name]), f"{key}.{name}"
+        assert_same_tensors(load_checkpoint(straight)[key], load_checkpoint(resumed)[key], key)
     lrs = [json.loads(line).get("lr") for line in (straight / "metrics.jsonl").read_text().splitlines()]
     assert lrs == pytest.approx([2e-4 * f for f in (1, 1, 1, 0.6, 0.2)])  # logged after steps 1, 3, 5, 7 and 9 (0-based)
 
@@ -124,14 +128,27 @@ def test_generator_average_is_an_ema_with_batchnorm_statistics_of_its_own(tiny: 
     assert all(torch.equal(v, average.calibrated().state_dict()[k]) for k, v in first.items())
 
 
+def test_generate_runs_g_in_eval_mode_and_restores_its_mode(tiny: ModelConfig) -> None:
+    from dcgan.sampling import generate
+
+    g, _ = build_models(tiny, seed=0)
+    z = torch.randn(6, tiny.z_dim)
+    g.train()
+    batched = generate(g, z, batch_size=6)
+    assert g.training  # a training G stays in training mode
+    assert torch.equal(batched, generate(g, z, batch_size=1))  # eval mode: each image independent of its batch
+    g.eval()
+    generate(g, z)
+    assert not g.training
+
+
 def test_ema_run_samples_from_the_average_and_resumes_exactly(tmp_path: Path) -> None:
     from dcgan.checkpoint import generator_from_checkpoint
 
     straight = load_checkpoint(train(tiny_run(tmp_path / "a", max_steps=10, ema=0.9)))
     resumed = load_checkpoint(resume(train(tiny_run(tmp_path / "b", max_steps=5, ema=0.9)), {"max_steps": 10}))
     assert straight["generator_ema"]["updates"] == resumed["generator_ema"]["updates"] == 10
-    for name, tensor in straight["generator_ema"]["generator"].items():
-        assert torch.equal(tensor, resumed["generator_ema"]["generator"][name]), name
+    assert_same_tensors(straight["generator_ema"]["generator"], resumed["generator_ema"]["generator"], "generator_ema")
     averaged, live = generator_from_checkpoint(straight), generator_from_checkpoint(straight, averaged=False)
     z = torch.randn(4, 8)
     assert not torch.equal(averaged(z), live(z))

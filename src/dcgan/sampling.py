@@ -10,9 +10,15 @@ from dcgan.data.base import to_uint8
 
 @torch.inference_mode()
 def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256, device: torch.device | str | None = None) -> torch.Tensor:
-    """Return uint8 (N, C, S, S) images G(z); G must be in eval mode so each image is independent of its batch."""
+    """Return uint8 (N, C, S, S) images G(z).
+
+    G runs in eval mode, so each image is independent of its batch; its previous mode is restored after.
+    """
     device = device or next(generator.parameters()).device
-    out = []
-    for start in range(0, len(z), batch_size):
-        out.append(to_uint8(generator(z[start : start + batch_size].to(device))).cpu())
+    was_training = generator.training
+    generator.eval()
+    try:
+        out = [to_uint8(generator(z[start : start + batch_size].to(device))).cpu() for start in range(0, len(z), batch_size)]
+    finally:
+        generator.train(was_training)
     return torch.cat(out)

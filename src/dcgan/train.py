@@ -202,7 +202,8 @@ class Trainer:
         self.g.to(self.device, memory_format=memory_format)
         self.d.to(self.device, memory_format=memory_format)
         self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile)
-        self.average = GeneratorAverage(self.g, cfg.train.ema, cfg.train.batch_size) if cfg.train.ema else None
+        # The average is only read by rank 0 (grids, evaluation, checkpoints), so only rank 0 keeps it.
+        self.average = GeneratorAverage(self.g, cfg.train.ema, cfg.train.batch_size) if cfg.train.ema and distributed.is_main() else None
         self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.train.seed, distributed.rank(), distributed.world_size())
         self.fixed_z = z_from_seeds(range(cfg.train.num_fixed_samples), cfg.model.z_dim, cfg.model.z_dist)
         self.step = 0
@@ -252,15 +253,14 @@ class Trainer:
                 save_checkpoint(self.run_dir / "checkpoints" / name, payload)
 
     def sampling_generator(self) -> nn.Module:
-        """Return the G that samples and tools use: the weight average with --ema, else G (in eval mode; call .train() after)."""
-        return self.average.calibrated() if self.average is not None else self.g.eval()
+        """Return the G that samples and tools use: the weight average with --ema, else G."""
+        return self.average.calibrated() if self.average is not None else self.g
 
     def write_samples(self, tag: str) -> Path | None:
         """Save the fixed-seed grid as samples/<tag>.png (G in eval mode, as every sampling tool uses it)."""
         if not distributed.is_main():
             return None
         images = generate(self.sampling_generator(), self.fixed_z.to(self.device))
-        self.g.train()
         path = save_grid(images, self.run_dir / "samples" / f"{tag}.png")
         self.log.image("samples", grid_tensor(images), self.step)
         return path
@@ -340,7 +340,6 @@ class Trainer:
         stop = False
         if self.evaluator is not None:
             decision, record = self.evaluator(self.sampling_generator(), self.step)
-            self.g.train()
             self.log.metrics(self.step, {"epoch": round(self.step / self.sampler.steps_per_epoch, 4), **record})
             if decision.improved:
                 self.save(BEST)

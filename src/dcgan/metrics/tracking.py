@@ -98,16 +98,11 @@ class TrainingEval:
                 + (f", stops after {self.tracker.early_stop}" if self.tracker.early_stop else "") + ")")
 
     def score(self, g: torch.nn.Module) -> float:
-        """Return the metric of G's fixed samples (G briefly in eval mode, as every sampling tool uses it)."""
+        """Return the metric of G's fixed samples (``generate`` runs G in eval mode, as every sampling tool does)."""
         from dcgan.metrics.distances import feature_statistics, frechet_distance, kid
         from dcgan.sampling import generate
 
-        was_training = g.training
-        g.eval()
-        try:
-            images = generate(g, self.z.to(self.device))
-        finally:
-            g.train(was_training)
+        images = generate(g, self.z.to(self.device))
         gen = self.extractor.features(images)
         if self.metric == "fid":
             return frechet_distance(feature_statistics(gen), feature_statistics(self.ref))
