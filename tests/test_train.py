@@ -125,7 +125,7 @@ def test_generator_average_is_an_ema_with_batchnorm_statistics_of_its_own(tiny: 
     assert not torch.equal(bn.running_mean, next(m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)).running_mean)
     first = {k: v.clone() for k, v in calibrated.state_dict().items()}
     average.calibrated_at = None  # force a second estimate: the same codes give the same statistics
-    assert all(torch.equal(v, average.calibrated().state_dict()[k]) for k, v in first.items())
+    assert_same_tensors(first, average.calibrated().state_dict(), "calibrated")
 
 
 def test_generate_runs_g_in_eval_mode_and_restores_its_mode(tiny: ModelConfig) -> None:
