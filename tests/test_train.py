@@ -60,6 +60,24 @@ def test_one_sided_label_smoothing_moves_only_the_real_target() -> None:
                    torch.device("cpu"), "fp32").real_target == pytest.approx(0.9)
 
 
+def test_g_steps_adds_generator_updates_after_the_same_discriminator_update(tiny: ModelConfig) -> None:
+    real = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    z = torch.randn(8, tiny.z_dim)
+    nets = {}
+    for g_steps in (1, 2):
+        g, d = build_models(tiny, seed=0)
+        step = GanStep(g, d, TrainConfig(g_steps=g_steps), torch.device("cpu"), "fp32")
+        step(real, z)
+        assert [s["step"].item() for s in step.opt_g.state.values()][0] == g_steps
+        assert [s["step"].item() for s in step.opt_d.state.values()][0] == 1
+        nets[g_steps] = g, d
+    # D's weights match (its update comes first); its BatchNorm buffers saw one more batch of fakes
+    assert_same_tensors(dict(nets[1][1].named_parameters()), dict(nets[2][1].named_parameters()), "D")
+    assert not torch.equal(nets[1][0].state_dict()["project.0.weight"], nets[2][0].state_dict()["project.0.weight"])
+    with pytest.raises(Exception, match="g-steps"):
+        TrainConfig(g_steps=0)
+
+
 def test_run_folder_holds_everything(tmp_path: Path) -> None:
     run_dir = train(tiny_run(tmp_path, epochs=2))
     assert run_dir.name == "00000-t"

@@ -82,6 +82,7 @@ class TrainConfig:
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this (Salimans et al. 2016); 0 = the paper
     ema: float = 0.0  # decay of a moving average of G's weights that samples and tools use; 0 = off (the paper)
     weight_decay: float = 0.0  # official code: 1e-5 (faces), 2.5e-5 (MNIST); not in the paper
+    g_steps: int = 1  # G updates per D update; 1 = the paper (carpedm20's DCGAN-tensorflow uses 2)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto = bf16 on CPUs with native bf16 and on CUDA, else fp32
@@ -113,6 +114,8 @@ class TrainConfig:
             raise UserError("--lr must be positive and --beta1/--beta2 in [0, 1)")
         if not 0 <= self.label_smoothing < 0.5:
             raise UserError(f"--label-smoothing must be in [0, 0.5) (D's real target is 1 minus it), not {self.label_smoothing}")
+        if self.g_steps < 1:
+            raise UserError(f"--g-steps must be at least 1 (G updates per D update), not {self.g_steps}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema is a decay in [0, 1) (0: off; 0.999 averages about the last 1,000 steps), not {self.ema}")
         if not 0 <= self.lr_decay <= 1:

@@ -60,7 +60,7 @@ def learning_rate(cfg: TrainConfig, step: int, end: int) -> float:
 
 
 class GanStep:
-    """One D update then one G update on a batch of uint8 images; returns nothing, accumulates statistics."""
+    """One D update then ``g_steps`` G updates on a batch of uint8 images; returns nothing, accumulates statistics."""
 
     def __init__(self, g: nn.Module, d: nn.Module, cfg: TrainConfig, device: torch.device, precision: str, compile: bool = False) -> None:
         self.g_module, self.d_module = g, d  # the plain modules (for checkpoints and the no-sync G step)
@@ -74,6 +74,7 @@ class GanStep:
             self.g, self.d, self.d_for_g = torch.compile(self.g), torch.compile(self.d), torch.compile(self.d_for_g)
         self.device, self.precision = device, precision
         self.real_target = 1.0 - cfg.label_smoothing
+        self.g_steps = cfg.g_steps
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
@@ -115,15 +116,19 @@ class GanStep:
         self.scaler_d.scale(d_loss_fake).backward()
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
-        # G step: D's weights are frozen, so backward computes only the gradients G needs.
-        self.opt_g.zero_grad(set_to_none=True)
+        # G steps: D's weights are frozen, so backward computes only the gradients G needs. The first
+        # reuses the D step's fakes; later ones (--g-steps) regenerate them from the same z.
         self.d_module.requires_grad_(False)
-        with self.autocast():
-            gen_logits = self.d_for_g(fake)
-        loss_g = generator_loss(gen_logits)
-        self.scaler_g.scale(loss_g).backward()
-        self.scaler_g.step(self.opt_g)
-        self.scaler_g.update()
+        for g_step in range(self.g_steps):
+            self.opt_g.zero_grad(set_to_none=True)
+            with self.autocast():
+                if g_step:
+                    fake = self.g(z)
+                gen_logits = self.d_for_g(fake)
+            loss_g = generator_loss(gen_logits)
+            self.scaler_g.scale(loss_g).backward()
+            self.scaler_g.step(self.opt_g)
+            self.scaler_g.update()
         self.d_module.requires_grad_(True)
         with torch.no_grad():
             self.stats += torch.stack([
@@ -280,6 +285,8 @@ class Trainer:
         )
         self.log.info(f"optimiser: Adam lr {cfg.train.lr} betas ({cfg.train.beta1}, {cfg.train.beta2})"
                       + (f", linear decay to 0 over the last {cfg.train.lr_decay:.0%} of steps" if cfg.train.lr_decay else "")
+                      + (f", weight decay {cfg.train.weight_decay:g}" if cfg.train.weight_decay else "")
+                      + (f"; {cfg.train.g_steps} G updates per D update" if cfg.train.g_steps > 1 else "")
                       + (f"; D's real target {1 - cfg.train.label_smoothing:g}" if cfg.train.label_smoothing else "")
                       + (f"; samples from a moving average of G (decay {cfg.train.ema})" if cfg.train.ema else ""))
         if self.evaluator is not None:

@@ -45,6 +45,7 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--label-smoothing", "train.label_smoothing", float, "one-sided label smoothing: D's target for real images is 1 minus this (e.g. 0.1); 0: off, as in the paper"),
     ("--ema", "train.ema", float, "keep a moving average of G's weights with this decay (e.g. 0.999) and sample from it; 0: off, as in the paper"),
     ("--weight-decay", "train.weight_decay", float, "L2 weight decay (official code: 1e-5 faces, 2.5e-5 MNIST)"),
+    ("--g-steps", "train.g_steps", int, "G updates per D update, each on a fresh G(z) of the same z (1: the paper; 2: carpedm20's DCGAN-tensorflow)"),
     ("--seed", "train.seed", int, "seed for init, data order and noise"),
     ("--device", "train.device", str, "auto (CUDA when present), cpu, cuda or cuda:N"),
     ("--precision", "train.precision", str, "auto, fp32, bf16 or fp16 (auto: bf16 on CUDA and on CPUs with native bf16, else fp32)"),
