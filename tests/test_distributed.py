@@ -29,7 +29,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path: Path) -> None:
     result = subprocess.run(
         [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "dcgan.cli", "train", "--data", "fake", "--num-images", "64",
          "--image-size", "16", "--ngf", "8", "--ndf", "8", "--z-dim", "8", "--batch-size", "8", "--max-steps", "6",
-         "--log-every", "2", "--out", str(tmp_path), "--device", "cpu"],
+         "--g-steps", "2", "--log-every", "2", "--out", str(tmp_path), "--device", "cpu"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -37,6 +37,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path: Path) -> None:
     assert len(runs) == 1  # only rank 0 creates the run folder
     log = (runs[0] / "log.txt").read_text()
     assert "batch 8 x 2 process(es)" in log and "4 per epoch" in log  # 64 images / (8 x 2)
+    assert "2 G updates per D update" in log  # each rank runs G (under DDP) twice per step
     from dcgan.checkpoint import load_checkpoint
 
     assert load_checkpoint(runs[0])["step"] == 6
