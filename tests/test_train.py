@@ -68,8 +68,8 @@ def test_g_steps_adds_generator_updates_after_the_same_discriminator_update(tiny
         g, d = build_models(tiny, seed=0)
         step = GanStep(g, d, TrainConfig(g_steps=g_steps), torch.device("cpu"), "fp32")
         step(real, z)
-        assert [s["step"].item() for s in step.opt_g.state.values()][0] == g_steps
-        assert [s["step"].item() for s in step.opt_d.state.values()][0] == 1
+        assert next(iter(step.opt_g.state.values()))["step"] == g_steps  # Adam's update count
+        assert next(iter(step.opt_d.state.values()))["step"] == 1
         nets[g_steps] = g, d
     # D's weights match (its update comes first); its BatchNorm buffers saw one more batch of fakes
     assert_same_tensors(dict(nets[1][1].named_parameters()), dict(nets[2][1].named_parameters()), "D")
