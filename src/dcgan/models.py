@@ -10,6 +10,8 @@ which is the numerically stable way to compute the same thing.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -18,6 +20,18 @@ from dcgan.config import ModelConfig
 
 LEAKY_SLOPE = 0.2
 INIT_STD = 0.02
+
+
+@contextmanager
+def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """Run ``net`` in eval mode (BatchNorm on running statistics, so each image is independent of its
+    batch), then restore the mode it had: callers may be mid-training."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
 
 
 def num_blocks(image_size: int) -> int:

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from dcgan.data.base import to_uint8
+from dcgan.models import eval_mode
 
 
 @torch.inference_mode()
@@ -15,10 +16,6 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256, devic
     G runs in eval mode, so each image is independent of its batch; its previous mode is restored after.
     """
     device = device or next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         out = [to_uint8(generator(z[start : start + batch_size].to(device))).cpu() for start in range(0, len(z), batch_size)]
-    finally:
-        generator.train(was_training)
     return torch.cat(out)

@@ -38,7 +38,7 @@ from dcgan.checkpoint import digest
 from dcgan.data import cache
 from dcgan.errors import UserError
 from dcgan.features import GRID, d_features, feature_split
-from dcgan.models import Discriminator
+from dcgan.models import Discriminator, eval_mode
 
 BN_MODE = "eval"
 # Everything about extraction that changes the numbers; part of every cache key, so changing it here
@@ -103,14 +103,11 @@ def extract_features(d: Discriminator, images: torch.Tensor, batch_size: int = 2
     """Return (N, F) float32 features of uint8 images, D's BatchNorm in eval mode (D's own mode is restored)."""
     n, dim = len(images), sum(feature_split(d))
     out = np.empty((n, dim), np.float32) if out is None else out
-    was_training = d.training
-    d.eval().to(memory_format=torch.channels_last)  # a layout change only: the same numbers, faster on CPU
-    try:
+    d.to(memory_format=torch.channels_last)  # a layout change only: the same numbers, faster on CPU
+    with eval_mode(d):
         for start in tqdm(range(0, n, batch_size), desc=desc, unit="batch", dynamic_ncols=True, leave=False):
             batch = torch.as_tensor(images[start : start + batch_size])
             out[start : start + len(batch)] = d_features(d, batch, batch_size).numpy()
-    finally:
-        d.train(was_training)
     return out
 
 

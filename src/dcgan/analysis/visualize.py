@@ -28,7 +28,7 @@ from torch import nn
 
 from dcgan.data.base import to_unit_range
 from dcgan.errors import UserError
-from dcgan.models import Discriminator
+from dcgan.models import Discriminator, eval_mode
 
 POINTING_OBJECTS = ("window", "bed")
 MASK_THRESHOLD = 0.5  # a pixel belongs to an object when its mask coverage is above this
@@ -94,18 +94,14 @@ def layer_output(d: nn.Module, x: torch.Tensor, layer: int) -> torch.Tensor:
 @torch.no_grad()
 def unit_responses(d: Discriminator, images: torch.Tensor, layer: int, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (N, C) each unit's strongest response per uint8 image (max over space) and (N, C) its flat position."""
-    was_training = d.training
-    d.eval()
     device = next(d.parameters()).device
     values, where = [], []
-    try:
+    with eval_mode(d):
         for start in range(0, len(images), batch_size):
             act = layer_output(d, to_unit_range(images[start : start + batch_size].to(device)), layer).float()
             v, i = act.flatten(2).max(2)
             values.append(v.cpu())
             where.append(i.cpu())
-    finally:
-        d.train(was_training)
     return torch.cat(values), torch.cat(where)
 
 
