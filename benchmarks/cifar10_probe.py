@@ -1,4 +1,4 @@
-"""CIFAR-10 linear-probe benchmark (PAPER.md section 4): is a DCGAN discriminator a useful feature extractor?
+"""CIFAR-10 linear-probe benchmark (the paper's section 5.1): is a DCGAN discriminator a useful feature extractor?
 
 1. Train a DCGAN at 32x32 on the 50,000 CIFAR-10 training images, without labels, for a bounded CPU
    budget (default: 5 epochs = 1,950 steps of 128 images, widths 64), with the package's trainer.
@@ -9,7 +9,7 @@
 3. Report the trained D against a randomly initialised D of the same architecture and against pixels,
    with the margins and the wall time of each phase; ``--json PATH`` writes the same as JSON.
 
-    .venv/bin/python benchmarks/cifar10_probe.py --data-root ../shared/data --json cifar10_probe.json
+    .venv/bin/python benchmarks/cifar10_probe.py --data-root ./data --json cifar10_probe.json
     .venv/bin/python benchmarks/cifar10_probe.py --checkpoint runs/00003-cifar10-probe   # probe only
 
 The paper's 82.8% used an Imagenet-1k-trained D (28,672 features) and all 50,000 labels; this budget
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-root", default=str(REPO.parent / "shared" / "data"), help="folder holding cifar10-jpg.tar.xz")
+    p.add_argument("--data-root", default=os.environ.get("DCGAN_DATA_ROOT", "data"), help="folder holding cifar10-jpg.tar.xz (default: $DCGAN_DATA_ROOT or ./data)")
     p.add_argument("--out", default="runs", help="folder for the training run")
     p.add_argument("--checkpoint", help="probe this checkpoint / run folder instead of training one")
     p.add_argument("--epochs", type=int, default=5, help="training budget in epochs of 50,000 images (default: 5)")
@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--c-grid", default="1e-6,1e-5,1e-4,1e-3", help="C values tried on validation data")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and BLAS (default: their own choice); on a machine "
-                   "shared with other jobs 1 avoids thread oversubscription, measured 10x faster there")
+                   "shared with other jobs 1 avoids thread oversubscription")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = p.parse_args()
     with cpu_threads(args.threads, blas=True):

@@ -6,35 +6,24 @@ checkpoint. Target (issue 2): at least 80% confident and every digit at 5% or mo
 With several --precisions and --seeds it trains one run per pair (the classifier is shared) and
 compares precisions against the seed-to-seed spread: the quality-parity check of the fast path.
 
-Recipe: two epochs are few steps for the paper's batch 128 and learning rate 2e-4 (938 steps; 48-59%
-confident). Measured with this script (bf16, seed 0, confident share after epoch 2, 4x4 kernels unless
-said): batch 64 66.5% (widths 128: 64.8%), batch 32 64.3%, batch 64 with lr 5e-4 70.3%, the same with
-5x5 kernels 74.0% (with uniform z 73.4%; at batch 32 73.5%). A classifier trained 4 epochs instead of 2
-moved the share by 0.4 points. With batch 64, lr 5e-4, kernel 5, bf16 and fp32 over seeds 0 and 1 gave
-68.8-75.0% from the last G. A moving average of G (--ema 0.995) raised bf16 seeds 0 and 1 from 68.8% /
-71.7% to 71.1% / 73.4% (decay 0.99: 70.4%, 0.999: 70.1%, seed 0); one-sided label smoothing 0.1 gave
-73.2% (bf16) and 69.9% (fp32) against 68.8% and 75.0% without, seed 0: within seed noise; lr falling
-linearly to 0 over the second epoch 71.0% (averaged G). The average tolerates a larger learning rate:
-lr 1e-3 gave 78.6% / 75.5% (seeds 0 / 1; last G 75.1% / 75.2%), lr 2e-3 63.1%, lr 1e-3 at batch 32
-75.8%, with Adam beta2 0.99 75.3% (seed 0, averaged G, measured in a scratch script that re-estimated
-BatchNorm from 3,200 codes). That recipe (batch 64, lr 1e-3, kernel 5, --ema 0.995) stayed below the
-80% target and was still rising from epoch 1 to epoch 2. Changes to it (seed 0, averaged G, epoch 2,
-against 77.8%, measured through dcgan train with scratch patches where no flag existed): fp32 76.0%,
-weight decay 2.5e-5 78.5%, D lr 5e-4 77.6%, D lr 2e-3 76.5%, ngf 128 74.5%, ndf 32 75.0%, z of 32 74.4%,
-lr 1.4e-3 76.2%, Adam beta1 0 77.8%, spectral norm on D's convolutions 75.9%, lazy R1 penalty on D
-(gamma 1, every 4 steps) 78.1%, hinge loss 76.4%, least-squares loss 65.7%. More G updates per D update
-(--g-steps, each on fresh fakes of the same z) helped most, with weight decay 2.5e-5 (the official
-code's MNIST value). Seeds 0 / 1 / 2: the recipe above 77.8% / 76.4% / 76.1%; 2 G steps 78.3% at seed 0
-alone, with weight decay 77.5% / 79.4% / 78.8%; 3 G steps with weight decay 81.5% / 79.5% / 81.5%
-(4: 81.0%, 3 without weight decay: 80.5%, both seed 0). So the defaults are batch 64, lr 1e-3, kernel 5, --ema 0.995, --weight-decay
-2.5e-5 and --g-steps 3 (a run takes about twice as long as with one G step); pass --batch-size 128
---lr 2e-4 --kernel-size 4 --ema 0 --weight-decay 0 --g-steps 1 for the paper's.
+Recipe (the defaults): batch 64, lr 1e-3, 5x5 kernels (the official code's), an averaged G
+(--ema 0.995), --weight-decay 2.5e-5 (the official code's MNIST value) and --g-steps 3 (3 G updates
+per D update; a run takes about twice as long as with one). Two epochs are few steps for the paper's
+batch 128 and learning rate 2e-4 (938 steps); pass --batch-size 128 --lr 2e-4 --kernel-size 4 --ema 0
+--weight-decay 0 --g-steps 1 for the paper's settings. Measured with this script (dates, commits and
+machines in docs/results.md): the defaults gave 81.5% / 79.5% confident samples at seeds 0 / 1, the
+paper's settings 48-59%. Other recipes of this script's flags can be compared the same way, e.g.
+--g-steps 1 or --ema 0.
+
+    .venv/bin/python benchmarks/mnist_quality.py --data-root ./data --seeds 0,1 --json mnist_quality.json
+    .venv/bin/python benchmarks/mnist_quality.py --precisions bf16,fp32 --seeds 0,1   # precision parity
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -118,7 +107,7 @@ def judge_checkpoint(net: nn.Module, path: Path, samples: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-root", default="../shared/data", type=Path)
+    p.add_argument("--data-root", default=os.environ.get("DCGAN_DATA_ROOT", "data"), type=Path, help="folder holding mnist.npz (default: $DCGAN_DATA_ROOT or ./data)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--width", type=int, default=64, help="--ngf and --ndf")
     p.add_argument("--batch-size", type=int, default=64, help="default 64: twice the steps of the paper's 128 in 2 epochs (see module help)")

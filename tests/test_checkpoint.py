@@ -83,7 +83,7 @@ def test_crash_mid_save_leaves_the_old_file_intact(tmp_path: Path, tiny, monkeyp
         raise OSError("disk full")
 
     monkeypatch.setattr(checkpoint.os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=r"cannot write .*latest\.pt: disk full"):  # one line, naming the file
         save_checkpoint(path, {**_payload(tiny), "step": 4})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left behind

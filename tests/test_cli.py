@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ import torch
 from PIL import Image
 
 from dcgan.cli import main
-from dcgan.commands.train import FLAGS, SWITCHES
+from dcgan.commands.train import SECTIONS
+from dcgan.settings import flag_name
 
 TINY = ["--image-size", "16", "--ngf", "8", "--ndf", "8", "--z-dim", "8", "--batch-size", "8"]
 
@@ -24,10 +26,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def tiny_run_dir(tmp_path: Path, capsys) -> Path:
-    code, out, _ = run_cli(capsys, "train", "--data", "fake", "--num-images", "32", "--max-steps", "4", *TINY, "--out", str(tmp_path / "runs"))
-    assert code == 0
-    return Path(out.strip().splitlines()[-1].removeprefix("run folder: "))
+def tiny_run_dir(trained) -> Path:
+    return trained.run_dir
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["sample"]])
@@ -37,11 +37,14 @@ def test_help_describes_every_flag(command: list[str], capsys) -> None:
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     if command == ["train"]:
-        for flag, *_ in FLAGS + SWITCHES:
-            assert flag in text
-        assert "--resume" in text and "default: 0.0002" in text
+        for cls in SECTIONS.values():  # every config field with a help text is a flag, its help shown
+            for f in fields(cls):
+                if "help" in f.metadata:
+                    assert (f.metadata["flag"] or flag_name(f.name)) in text and f.metadata["help"][:20] in " ".join(text.split())
+        assert "--resume" in text and "default: 0.0002" in text and "--no-channels-last" in text
+        assert "--image-size" in text and "--spec" not in text  # model.image_size follows the data's; data.spec is --data
     elif command == ["sample"]:
-        for flag in ("--seeds", "--grid", "--out-dir", "--batch-size", "--device"):
+        for flag in ("--seeds", "--no-grid", "--each", "--out", "--batch-size", "--device", "--drop"):
             assert flag in text
     else:
         assert "train" in text and "sample" in text
@@ -57,11 +60,12 @@ def test_mnist_smoke_run_sample_and_resume(mnist_npz: Path, tmp_path: Path, caps
     for name in ("config.json", "log.txt", "metrics.jsonl", "loss_curves.png", "checkpoints/latest.pt"):
         assert (run_dir / name).is_file()
     assert list((run_dir / "samples").glob("*.png"))
-    code, out, _ = run_cli(capsys, "sample", str(run_dir), "--seeds", "0-15", "--out-dir", str(tmp_path / "each"))
+    code, out, _ = run_cli(capsys, "sample", str(run_dir), "--seeds", "0-15", "--each")
     assert code == 0
+    each = run_dir / "analysis" / "sample" / "images"
     assert (run_dir / "analysis" / "sample" / "seeds-0-15.png").is_file()
-    assert sorted(p.name for p in (tmp_path / "each").iterdir())[:2] == ["seed-000000.png", "seed-000001.png"]
-    assert Image.open(tmp_path / "each" / "seed-000003.png").size == (32, 32)
+    assert sorted(p.name for p in each.iterdir())[:2] == ["seed-000000.png", "seed-000001.png"]
+    assert Image.open(each / "seed-000003.png").size == (32, 32)
     code, _, _ = run_cli(capsys, "train", "--resume", str(run_dir), "--max-steps", "30")
     assert code == 0
     from dcgan.checkpoint import load_checkpoint
@@ -70,13 +74,13 @@ def test_mnist_smoke_run_sample_and_resume(mnist_npz: Path, tmp_path: Path, caps
 
 
 def test_same_seed_same_image_whatever_the_batch(tiny_run_dir: Path, tmp_path: Path, capsys) -> None:
-    run_cli(capsys, "sample", str(tiny_run_dir), "--seeds", "0-9", "--out-dir", str(tmp_path / "a"), "--batch-size", "4", "--no-grid")
-    run_cli(capsys, "sample", str(tiny_run_dir), "--seeds", "7", "--out-dir", str(tmp_path / "b"), "--grid", str(tmp_path / "one.png"))
-    a = np.asarray(Image.open(tmp_path / "a" / "seed-000007.png"))
-    b = np.asarray(Image.open(tmp_path / "b" / "seed-000007.png"))
+    run_cli(capsys, "sample", str(tiny_run_dir), "--seeds", "0-9", "--out", str(tmp_path / "a"), "--batch-size", "4", "--no-grid", "--each")
+    run_cli(capsys, "sample", str(tiny_run_dir), "--seeds", "7", "--out", str(tmp_path / "b"), "--each")
+    a = np.asarray(Image.open(tmp_path / "a" / "images" / "seed-000007.png"))
+    b = np.asarray(Image.open(tmp_path / "b" / "images" / "seed-000007.png"))
     assert np.array_equal(a, b)
-    assert (tmp_path / "one.png").is_file()
-    assert not np.array_equal(a, np.asarray(Image.open(tmp_path / "a" / "seed-000006.png")))
+    assert (tmp_path / "b" / "seeds-7.png").is_file() and not list((tmp_path / "a").glob("*.png"))
+    assert not np.array_equal(a, np.asarray(Image.open(tmp_path / "a" / "images" / "seed-000006.png")))
 
 
 def _bad_checkpoints(tmp_path: Path, run_dir: Path) -> dict[str, Path]:

@@ -100,6 +100,35 @@ def test_named_dataset_missing_says_where_to_put_it(tmp_path: Path) -> None:
         load_data(DataConfig(spec="mnist", data_root=str(tmp_path), image_size=32))
 
 
+def _write_idx_gz(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` (uint8) as a gzip-compressed idx file, the format of MNIST's own downloads."""
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize(("spec", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_mnist_from_the_original_gz_files_in_torchvisions_layout(tmp_path: Path, spec: str, folder: str) -> None:
+    rng = np.random.default_rng(0)
+    written = {}
+    for split, prefix, n in (("train", "train", 5), ("test", "t10k", 3)):
+        written[split] = rng.integers(0, 256, (n, 16, 16)), rng.integers(0, 10, n)
+        _write_idx_gz(tmp_path / folder / "raw" / f"{prefix}-images-idx3-ubyte.gz", written[split][0])
+        _write_idx_gz(tmp_path / folder / "raw" / f"{prefix}-labels-idx1-ubyte.gz", written[split][1])
+    for split, (images, labels) in written.items():
+        data = load_data(DataConfig(spec=f"{spec}:{split}", data_root=str(tmp_path), image_size=16))
+        assert data.images.shape == (len(images), 1, 16, 16) and data.images.dtype == torch.uint8
+        assert np.array_equal(data.images[:, 0].numpy(), images)  # pixels round-trip exactly
+        assert data.labels["label"].tolist() == labels.tolist()
+        assert len(data.label_names["label"]) == 10
+    (tmp_path / folder / "raw" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(UserError, match="cannot read .*t10k-labels-idx1-ubyte.gz"):
+        load_data(DataConfig(spec=f"{spec}:test", data_root=str(tmp_path), image_size=16))
+
+
 @pytest.mark.data
 def test_mnist_by_name_from_the_shared_data_root(mnist_npz: Path) -> None:
     data = load_data(DataConfig(spec="mnist:test", data_root=str(mnist_npz.parent), image_size=32))

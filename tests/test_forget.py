@@ -1,7 +1,9 @@
-"""Forgetting an object: the layer choice, positives/negatives for the regression, the drop hook, drop files, the CLI."""
+"""Forgetting an object: the layer choice, positives/negatives for the regression, the drop hook, drop files,
+the localiser's boxes, the measurement against a judge with known answers, the Python API and the CLI."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -10,15 +12,18 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan.analysis import forget as fg
+import dcgan
+from dcgan.analysis.sample import sample
 from dcgan.cli import main
 from dcgan.config import ModelConfig
 from dcgan.errors import UserError
 from dcgan.latent import z_from_seeds
 from dcgan.models import build_models
+from dcgan.report import write_json
 from dcgan.sampling import generate
+from dcgan.settings.forget import ForgetSettings
 
-TINY32 = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--z-dim", "8", "--batch-size", "16"]
+fg = importlib.import_module("dcgan.analysis.forget")  # the module (dcgan.analysis.forget is the function)
 
 
 def tiny_g(size: int = 32, ngf: int = 8) -> torch.nn.Module:
@@ -166,8 +171,8 @@ def test_boxes_file_and_drop_file_errors(tmp_path: Path) -> None:
         with pytest.raises(UserError, match=message):
             fg.load_boxes_file(bad)
     g = tiny_g()
-    path = fg.save_drop_file(tmp_path / "d.json", checkpoint="c.pt", digest="abc", layer=1, layer_name="blocks.0", channels=16,
-                             maps=[1, 4], obj="window")
+    path = write_json(tmp_path / "d.json", fg.drop_record(checkpoint="c.pt", digest="abc", layer=1, layer_name="blocks.0", channels=16,
+                                                          maps=[1, 4], obj="window"))
     assert fg.load_drop_file(path, g, "abc")[:2] == (1, [1, 4])
     with pytest.raises(UserError, match="another checkpoint"):
         fg.load_drop_file(path, g, "other")
@@ -178,14 +183,76 @@ def test_boxes_file_and_drop_file_errors(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# End to end on a tiny rooms checkpoint.
+# Settings, the localiser's boxes, and the measurement against a judge with known answers.
+
+
+def test_settings_refuse_bad_values_with_the_cli_messages(trained) -> None:
+    s = ForgetSettings(seeds="0-3,7", eval_seeds=[5, 6])
+    assert s.seeds == (0, 1, 2, 3, 7) and s.eval_seeds == (5, 6)
+    for bad, message in (({"c": 0}, "--C, --negatives"), ({"control_draws": -1}, "--control-draws not negative"),
+                         ({"max_maps": 0}, "--max-maps must be positive"), ({"seeds": "3-1"}, "cannot read seeds"),
+                         ({"eval_seeds": []}, "no eval seeds")):
+        with pytest.raises(UserError, match=message):
+            ForgetSettings(**bad)
+    with pytest.raises(UserError, match="give --boxes FILE"):
+        dcgan.analysis.forget(dcgan.load(trained.run_dir))
 
 
 @pytest.fixture(scope="module")
-def rooms_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--data", "rooms", "--num-images", "64", "--max-steps", "3", *TINY32, "--out", str(out)]) == 0
-    return next(out.iterdir())
+def localiser():
+    """A localiser trained long enough to find windows (the shared fixture's is trained for 15 steps only, to stay fast)."""
+    from dcgan.judges import TrainSettings, train_localiser
+
+    return train_localiser(32, 3, TrainSettings(width=8, localiser_steps=150, localiser_batch=16, localiser_val=16, device="cpu",
+                                                threads=1, log=lambda _msg: None))
+
+
+def test_localiser_boxes_cover_the_true_windows(localiser) -> None:
+    from types import SimpleNamespace
+
+    from dcgan.data.rooms import render_rooms, split_indices
+    from dcgan.judges import iou
+
+    rooms = render_rooms(split_indices("test", 0, 64), 32, seed=0, masks=True)
+    judge = SimpleNamespace(localiser=localiser, path="tiny.pt")
+    found = fg.localiser_boxes(judge, rooms.images, "window")
+    drawn = torch.zeros(64, 32, 32)
+    for i, boxes in enumerate(found):
+        for x0, y0, x1, y1 in boxes:
+            drawn[i, int(y0) : int(y1), int(x0) : int(x1)] = 1.0
+    truth = rooms.object_mask("window")
+    assert iou(drawn, truth) >= 0.5  # boxes drawn around the found windows overlap the rendered ones
+    assert sum(1 for b in found if b) >= 0.8 * int((truth > 0.5).flatten(1).any(1).sum())  # most rooms with a window get a box
+    with pytest.raises(UserError, match="not 'lamp'"):
+        fg.localiser_boxes(judge, rooms.images, "lamp")
+    with pytest.raises(UserError, match="has no localiser"):
+        fg.localiser_boxes(SimpleNamespace(localiser=None, path="j.pt"), rooms.images, "window")
+
+
+class KnownJudge:
+    """A judge whose answers are fixed in advance: sure (probability 1) of the images it was shown, unsure (0.6) of any
+    other; a window on exactly the ``with_window`` images; the wall red on every image."""
+
+    localiser = None
+    source = "known answers"
+    value_names = {"window": ["0", "1"], "wall": ["red", "blue"]}
+
+    def __init__(self, seen: torch.Tensor, with_window: torch.Tensor) -> None:
+        self.seen = {img.numpy().tobytes() for img in seen}
+        self.windows = {img.numpy().tobytes() for img in with_window}
+
+    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        keys = [img.numpy().tobytes() for img in images]
+        sure = torch.tensor([1.0 if k in self.seen else 0.6 for k in keys])
+        window = torch.tensor([k in self.windows for k in keys])
+        p_window = torch.where(window, sure, 1 - sure)
+        return {"window": torch.stack([1 - p_window, p_window], 1), "wall": torch.stack([sure, 1 - sure], 1)}
+
+    def labels(self, probs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {f: p.argmax(1) for f, p in probs.items()}
+
+    def confident(self, probs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.stack([p.max(1).values > 0.9 for p in probs.values()]).all(0)
 
 
 def write_boxes(path: Path, seeds: range) -> Path:
@@ -195,40 +262,81 @@ def write_boxes(path: Path, seeds: range) -> Path:
     return path
 
 
-def test_cli_forget_with_hand_drawn_boxes_and_sample_drop(rooms_run: Path, tmp_path: Path, capsys) -> None:
+def test_forget_through_the_api_measures_known_answers_exactly(trained, tmp_path: Path) -> None:
+    model = dcgan.load(trained.run_dir)
+    eval_seeds = list(range(500, 508))
+    originals = model.sample(eval_seeds)
+    judge = KnownJudge(originals, with_window=originals[[0, 3, 6]])  # 3 of the 8 show a window before the drop
+    boxes = write_boxes(tmp_path / "boxes.json", range(12))
+    state = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    files_before = set(trained.run_dir.rglob("*"))
+    result = dcgan.analysis.forget(model, judge=judge, boxes=str(boxes), eval_seeds=eval_seeds, control_draws=2, figure_count=4)
+    assert set(trained.run_dir.rglob("*")) == files_before  # nothing written until saved
+    assert all(torch.equal(v, state[k]) for k, v in model.generator.state_dict().items())  # G is left as it was
+    assert torch.equal(result.figure_rows[0][1], model.sample(result.figure_seeds)) and result.figure_seeds == [1, 2, 4, 5]
+
+    m = result.measure
+    assert m["count"] == 8 and m["seeds"] == "500-507"
+    # Every image changes with the drop (checked below), so the judge knows none of them afterwards: no window, unsure.
+    window = m["dropped"]["window"]
+    assert (window["present_before"], window["present_after"], window["kept"]) == (3 / 8, 0.0, 5 / 8)
+    assert window["histogram_before"] == {"0": 5, "1": 3} and window["histogram_after"] == {"0": 8, "1": 0}
+    assert m["dropped"]["wall"] == {"kept": 1.0, "histogram_before": {"red": 8, "blue": 0}, "histogram_after": {"red": 8, "blue": 0}}
+    assert m["control"]["window"]["present_after"] == 0.0 and m["control"]["window"]["kept"] == 5 / 8 and len(m["control_draws"]) == 2
+    assert m["confident_share"] == {"before": 1.0, "dropped": 0.0, "control": 0.0}
+    assert "pixel_share" not in m  # no localiser, no pixel counts
+    assert any("window: 37.5% of 8 fresh samples before, 0.0% after" in line for line in result.lines())
+
+    saved = dcgan.report.save(result, tmp_path / "out")
+    record = json.loads(saved.results.read_text())
+    assert record["tool"] == "forget" and record["settings"]["eval_seeds"] == eval_seeds and record["judge"] == "known answers"
+    assert record["measure"]["dropped"]["window"]["present_after"] == 0.0 and "command" not in record
+    assert record["figures"] == ["figure.png", "dropped.json"] and (saved.folder / "figure.png").is_file()
+    drop = json.loads((saved.folder / "dropped.json").read_text())
+    assert drop["format"] == fg.DROP_FORMAT and drop["maps"] == record["dropped_maps"] == result.dropped_maps
+    assert drop["checkpoint"] == str(trained.latest.resolve()) and drop["digest"] == model.payload["digest"]
+    # The known answers rest on the drop changing every image; dropped.json, applied by sample, shows that it does.
+    dropped = sample(model, seeds=eval_seeds, drop=str(saved.folder / "dropped.json")).images
+    assert all(not torch.equal(a, b) for a, b in zip(dropped, originals, strict=True))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command line, on the shared tiny rooms run.
+
+
+def test_cli_forget_with_hand_drawn_boxes_and_sample_drop(trained, tmp_path: Path, capsys) -> None:
+    run = str(trained.run_dir)
     out = tmp_path / "forget"
     boxes = write_boxes(tmp_path / "boxes.json", range(12))
-    assert main(["forget", str(rooms_run), "--boxes", str(boxes), "--figure-count", "4", "--out", str(out)]) == 0
+    assert main(["forget", run, "--boxes", str(boxes), "--figure-count", "4", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert (out / "figure.png").is_file() and "logistic regression on blocks.0" in text
     report = json.loads((out / "results.json").read_text())
     drop = json.loads((out / "dropped.json").read_text())
     assert report["layer_name"] == drop["layer_name"] == "blocks.0" and report["layer_shape"] == [16, 8, 8]
-    assert drop["maps"] == report["dropped_maps"] and drop["count"] == len(drop["maps"]) > 0
+    assert drop["maps"] == report["dropped_maps"] and drop["count"] == len(drop["maps"]) == report["dropped_count"] > 0
     assert drop["maps"] == [i for i, w in enumerate(report["fit"]["weights"]) if w > 0]
     assert report["samples_with_boxes"] == 8 and report["boxes"] == 9 and report["fit_seeds"] == list(range(12))
     assert report["figure_seeds"] == [1, 2, 4, 5] and "measure" not in report  # no judge, no measurement
     assert len(report["control_maps"]) == 3 and all(len(c) == drop["count"] for c in report["control_maps"])
+    assert report["settings"]["renorm"] is True and set(drop["renorm"]) == {"blocks.1.1"}
     # Same seeds, same images: 'sample --drop' reproduces the figure's "dropped" row.
-    plain, dropped = tmp_path / "plain.png", tmp_path / "dropped.png"
-    assert main(["sample", str(rooms_run), "--seeds", "1,2,4,5", "--grid", str(plain)]) == 0
-    assert main(["sample", str(rooms_run), "--seeds", "1,2,4,5", "--grid", str(dropped), "--drop", str(out / "dropped.json")]) == 0
+    name = "seeds-1-2,4-5.png"
+    assert main(["sample", run, "--seeds", "1,2,4,5", "--out", str(tmp_path / "plain")]) == 0
+    for folder in ("dropped", "again"):
+        assert main(["sample", run, "--seeds", "1,2,4,5", "--out", str(tmp_path / folder), "--drop", str(out / "dropped.json")]) == 0
     assert f"dropped {drop['count']} feature maps" in capsys.readouterr().out
-    assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(dropped)))
-    again = tmp_path / "again.png"
-    assert main(["sample", str(rooms_run), "--seeds", "1,2,4,5", "--grid", str(again), "--drop", str(out / "dropped.json")]) == 0
-    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(dropped)))
-    assert report["renorm"] is True and set(drop["renorm"]) == {"blocks.1.1"}
-    from dcgan.checkpoint import generator_from_checkpoint, load_checkpoint
-
-    g = generator_from_checkpoint(load_checkpoint(rooms_run))
-    with fg.drop_maps(g, drop["layer"], drop["maps"], drop["renorm"]):
-        expected = generate(g, z_from_seeds([1, 2, 4, 5], 8, "normal"))
+    plain, dropped, again = (np.asarray(Image.open(p)) for p in (tmp_path / "plain" / name, tmp_path / "dropped" / name.replace(
+        ".png", "-drop.png"), tmp_path / "again" / name.replace(".png", "-drop.png")))
+    assert not np.array_equal(plain, dropped) and np.array_equal(again, dropped)
+    model = dcgan.load(trained.run_dir)
+    with fg.drop_maps(model.generator, drop["layer"], drop["maps"], drop["renorm"]):
+        expected = model.sample([1, 2, 4, 5])
     from dcgan.images import grid_image
 
-    assert np.array_equal(np.asarray(grid_image(expected)), np.asarray(Image.open(dropped)))
+    assert np.array_equal(np.asarray(grid_image(expected)), dropped)
     # --max-maps keeps only the strongest positive weights.
-    assert main(["forget", str(rooms_run), "--boxes", str(boxes), "--max-maps", "2", "--out", str(tmp_path / "f2")]) == 0
+    assert main(["forget", run, "--boxes", str(boxes), "--max-maps", "2", "--control-draws", "0", "--out", str(tmp_path / "f2")]) == 0
     top2 = json.loads((tmp_path / "f2" / "dropped.json").read_text())["maps"]
     weights = report["fit"]["weights"]
     assert len(top2) == 2 and set(top2) <= set(drop["maps"]) and min(weights[m] for m in top2) >= max(
@@ -237,27 +345,14 @@ def test_cli_forget_with_hand_drawn_boxes_and_sample_drop(rooms_run: Path, tmp_p
     drop["digest"] = "0" * 64
     (tmp_path / "other.json").write_text(json.dumps(drop))
     capsys.readouterr()
-    assert main(["sample", str(rooms_run), "--seeds", "0", "--grid", str(again), "--drop", str(tmp_path / "other.json")]) == 2
+    assert main(["sample", run, "--seeds", "0", "--out", str(tmp_path / "x"), "--drop", str(tmp_path / "other.json")]) == 2
     assert "another checkpoint" in capsys.readouterr().err
 
 
-def test_cli_forget_with_a_judge_localiser_measures_before_after_and_control(rooms_run: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    from dcgan.data.rooms import FACTORS, OBJECTS
-    from dcgan.judges import (
-        Judge,
-        JudgeConfig,
-        JudgeNet,
-        Localiser,
-        LocaliserConfig,
-        LocaliserNet,
-        save_judge,
-    )
+def test_cli_forget_with_a_judge_localiser_measures_what_the_judge_says(trained, tmp_path: Path, capsys, monkeypatch) -> None:
+    from dcgan.judges import Localiser
 
-    # An untrained judge is enough to test the wiring; its localiser's boxes are fixed so that every run finds some.
-    torch.manual_seed(0)
-    net = JudgeNet(JudgeConfig(32, 3, tuple(FACTORS), tuple(tuple(v) for v in FACTORS.values()), width=4, feature_dim=16))
-    loc = Localiser(LocaliserNet(LocaliserConfig(32, 3, OBJECTS, width=4)))
-    judge_path = save_judge(tmp_path / "judge.pt", Judge(net, localiser=loc))
+    # The shared judge's localiser is barely trained: its boxes are fixed here, so that every run finds some.
     found: list[int] = []
 
     def boxes(self, images, threshold=0.5, min_pixels=4):
@@ -266,16 +361,22 @@ def test_cli_forget_with_a_judge_localiser_measures_before_after_and_control(roo
 
     monkeypatch.setattr(Localiser, "boxes", boxes)
     out = tmp_path / "forget"
-    code = main(["forget", str(rooms_run), "--judge", str(judge_path), "--seeds", "0-19", "--eval-seeds", "1000-1031",
+    code = main(["forget", str(trained.run_dir), "--judge", str(trained.judge), "--seeds", "0-19", "--eval-seeds", "1000-1031",
                  "--control-draws", "2", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and found == [20]
     report = json.loads((out / "results.json").read_text())
     m = report["measure"]
-    assert m["count"] == 32 and m["seeds"] == "1000-1031"
-    assert report["samples_with_boxes"] == 10 and report["boxes_source"].startswith("localiser of judge")
-    for key in ("present_before", "present_after", "kept"):
-        assert 0 <= m["dropped"]["window"][key] <= 1 and 0 <= m["control"]["window"][key] <= 1
+    assert m["count"] == 32 and m["seeds"] == "1000-1031" and report["judge"] == str(trained.judge)
+    assert report["samples_with_boxes"] == 10 and report["boxes_source"] == f"localiser of judge {trained.judge}"
+    # "Before" is what the judge says of the untouched samples.
+    model = dcgan.load(trained.run_dir)
+    judge = dcgan.load_judge(trained.judge, model)
+    probs = judge.predict(model.sample(range(1000, 1032)))
+    assert m["dropped"]["window"]["present_before"] == pytest.approx(float((judge.labels(probs)["window"] != 0).float().mean()))
+    assert m["confident_share"]["before"] == pytest.approx(float(judge.confident(probs).float().mean()))
+    assert m["pixel_share"]["before"] == pytest.approx(float((judge.localiser.masks(model.sample(range(1000, 1032)))["window"] > 0.5)
+                                                             .float().mean()))
     assert "present_before" in m["dropped"]["bed"] and "present_before" not in m["dropped"]["wall"]
     assert len(m["control_draws"]) == 2 and sum(m["dropped"]["wall"]["histogram_after"].values()) == 32
     assert m["control"]["wall"]["kept"] == pytest.approx(np.mean([d["wall"]["kept"] for d in m["control_draws"]]))
@@ -283,11 +384,13 @@ def test_cli_forget_with_a_judge_localiser_measures_before_after_and_control(roo
     assert "window:" in text and "wall: same value kept" in text
 
 
-def test_cli_forget_user_errors(rooms_run: Path, tmp_path: Path, capsys) -> None:
+def test_cli_forget_user_errors(trained, tmp_path: Path, capsys) -> None:
     boxes = write_boxes(tmp_path / "boxes.json", range(6))
     for flags, message in ((["--object", "bed", "--boxes", str(boxes)], "shows 'window', not --object 'bed'"),
                            ([], "give --boxes FILE"), (["--boxes", str(boxes), "--layer", "-1"], "output layer"),
-                           (["--boxes", str(tmp_path / "nope.json")], "boxes file not found")):
-        assert main(["forget", str(rooms_run), "--out", str(tmp_path / "f"), *flags]) == 2
+                           (["--boxes", str(tmp_path / "nope.json")], "boxes file not found"),
+                           (["--boxes", str(boxes), "--C", "0"], "--C, --negatives")):
+        assert main(["forget", str(trained.run_dir), "--out", str(tmp_path / "f"), *flags]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "f").exists()

@@ -1,4 +1,4 @@
-"""Judges: training (rooms, .npz, image folders), saving/loading, scoring, queries, selection, CLI errors."""
+"""Judges: training (rooms, .npz, image folders), realness, saving/loading, scoring, queries, selection, CLI errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from dcgan.cli import main
@@ -19,10 +20,13 @@ from dcgan.judges import (
     Judge,
     JudgeConfig,
     JudgeNet,
+    Probs,
     TrainSettings,
+    format_summary,
     load_judge,
     match,
     parse_query,
+    realness_config,
     save_judge,
     select_seeds,
     summarise,
@@ -70,6 +74,7 @@ def test_saved_judge_loads_with_the_same_predictions(rooms_judge: Path) -> None:
     assert torch.allclose(probs["light"].sum(1), torch.ones(40))
     again = load_judge(rooms_judge).predict(images)
     assert all(torch.equal(probs[f], again[f]) for f in probs)
+    assert probs.real.shape == (40,) and torch.equal(probs.real, again.real) and 0 <= float(probs.real.min()) <= 1
     feats = judge.features(images)
     assert feats.shape == (40, 32) and feats.dtype == torch.float32
     confident = judge.confident(probs, 0.5)
@@ -163,7 +168,8 @@ def test_summary_counts_values_and_missing_ones() -> None:
     judge = _fake_judge()
     probs = {"wall": torch.tensor([[0.95, 0.05], [0.97, 0.03]]), "window": torch.tensor([[0.0, 0.05, 0.95], [0.3, 0.3, 0.4]])}
     s = summarise(judge, probs)
-    assert s["confident_share"] == 0.5
+    assert s["confident_share"] == 0.5 and s["real_share"] is None
+    assert "realness unknown" in format_summary(s)
     assert s["factors"]["wall"]["histogram"] == {"red": 2, "blue": 0} and s["factors"]["wall"]["missing"] == ["blue"]
     assert not s["all_values_present"]
 
@@ -246,10 +252,16 @@ def test_train_cli_on_an_image_folder_and_an_npz(tmp_path: Path, capsys) -> None
             img = np.clip(np.array(colour) + rng.normal(0, 20, (16, 16, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(img).save(folder / name / f"{i}.png")
     out = tmp_path / "folder.pt"
-    assert main(["judge", "train", "--data", str(folder), "--image-size", "16", "--epochs", "3", "--batch-size", "16",
-                 "--width", "4", "--threads", "1", "--out", str(out)]) == 0
+    # These images are colour plus pixel noise, which is what a realness net learns to reject: it is refused...
+    args = ["judge", "train", "--data", str(folder), "--image-size", "16", "--epochs", "3", "--batch-size", "16",
+            "--width", "4", "--threads", "1", "--out", str(out)]
+    assert main(args) == 2
+    assert "below 95% for realness" in capsys.readouterr().err and not out.exists()
+    # ... and without it the judge is saved, with realness unknown.
+    assert main([*args, "--no-realness"]) == 0
     assert "held-out data: 12 of the images" in capsys.readouterr().out
-    assert load_judge(out).value_names == {"label": ["blue", "red"]}
+    judge = load_judge(out)
+    assert judge.value_names == {"label": ["blue", "red"]} and not judge.has_realness and judge.report["realness"] is None
     # .npz with a second labelled factor and a test split
     x = rng.integers(0, 40, (200, 16, 16, 3), dtype=np.uint8)
     bright = rng.integers(0, 2, 200)
@@ -260,7 +272,192 @@ def test_train_cli_on_an_image_folder_and_an_npz(tmp_path: Path, capsys) -> None
              x_test=x[160:], y_test=bright[160:], y_test_size=np.zeros(40, np.int64))
     out = tmp_path / "npz.pt"
     assert main(["judge", "train", "--data", str(npz), "--image-size", "16", "--epochs", "3", "--batch-size", "16",
-                 "--width", "4", "--threads", "1", "--out", str(out)]) == 0
+                 "--width", "4", "--threads", "1", "--no-realness", "--out", str(out)]) == 0
     assert "toy.npz:test" in capsys.readouterr().out
     judge = load_judge(out)
     assert judge.factors == ["label", "size"] and judge.report["val_images"] == 40
+
+
+# --- Realness: "not this data" ---------------------------------------------------------------------
+
+
+def _not_rooms(n: int = 128) -> dict[str, torch.Tensor]:
+    """uint8 32x32 images that are not rooms, made unlike the training negatives (other seed, bicubic blobs, flat colours)."""
+    gen = torch.Generator().manual_seed(7)
+    blobs = [F.interpolate(torch.rand(n // 2, 3, k, k, generator=gen) * 255, size=32, mode="bicubic", align_corners=False) for k in (3, 5)]
+    return {
+        "uniform noise": torch.randint(0, 256, (n, 3, 32, 32), generator=gen, dtype=torch.uint8),
+        "grey noise": (128 + 40 * torch.randn(n, 1, 32, 32, generator=gen)).clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous(),
+        "colour noise": (torch.rand(n, 3, 1, 1, generator=gen) * 255 + 30 * torch.randn(n, 3, 32, 32, generator=gen)).clamp(0, 255).to(torch.uint8),
+        "smooth blobs": torch.cat(blobs).clamp(0, 255).to(torch.uint8),
+        "flat colour": (torch.rand(n, 3, 1, 1, generator=gen) * 255).to(torch.uint8).expand(-1, -1, 32, 32).contiguous(),
+    }
+
+
+def test_realness_refuses_noise_and_blobs_but_not_rooms(rooms_judge: Path, rooms_ckpt: Path) -> None:
+    from dcgan.checkpoint import load_generator
+    from dcgan.latent import z_from_seeds
+    from dcgan.sampling import generate
+
+    judge = load_judge(rooms_judge)
+    heads = Judge(judge.net)  # the same heads without the realness net: what judges did before it
+    assert judge.has_realness and not heads.has_realness
+    rooms = load_data(DataConfig(spec="rooms:val", image_size=32, num_images=128)).images  # a split neither net saw
+    real = summarise(judge, judge.predict(rooms))
+    assert real["real_share"] >= 0.9 and real["confident_share"] >= 0.85  # measured 0.953 and 0.945
+    g, model = load_generator(rooms_ckpt)  # two training steps: grey noise blobs
+    garbage = {**_not_rooms(), "2-step G samples": generate(g, z_from_seeds(range(128), model.z_dim, model.z_dist))}
+    heads_only = {}
+    for name, images in garbage.items():
+        s = summarise(judge, judge.predict(images))
+        assert s["real_share"] <= 0.02 and s["confident_share"] <= 0.02, (name, s["real_share"])  # measured 0 for all
+        heads_only[name] = float(heads.confident(images).float().mean())
+    # Without the realness check the heads call much of this confident (measured 0.50, 0.59, 0.17; the 2-step G's: 1.0).
+    assert min(heads_only["colour noise"], heads_only["flat colour"], heads_only["smooth blobs"]) >= 0.1, heads_only
+    assert heads_only["2-step G samples"] >= 0.5, heads_only
+
+
+def test_realness_leaves_the_factor_heads_unchanged() -> None:
+    train = load_data(DataConfig(spec="rooms", image_size=16, num_images=256))
+    images = load_data(DataConfig(spec="rooms:val", image_size=16, num_images=16)).images
+    runs = {}
+    for realness in (False, True):
+        settings = TrainSettings(epochs=1, batch_size=64, width=4, feature_dim=8, realness=realness, **QUIET)
+        runs[realness], report = train_judge(train, train, ["wall"], settings)
+        assert (report["realness"] is None) == (not realness)
+    with_real, without = runs[True].predict(images), runs[False].predict(images)
+    assert torch.equal(with_real["wall"], without["wall"]) and without.real is None and with_real.real.shape == (16,)
+    assert torch.equal(runs[True].features(images), runs[False].features(images))
+
+
+def _judge_with_realness() -> Judge:
+    cfg = JudgeConfig(16, 3, ("wall", "window"), (("red", "blue"), ("0", "1", "2")), width=4, feature_dim=8)
+    return Judge(JudgeNet(cfg), realness=JudgeNet(realness_config(16, 3, 4, 8)))
+
+
+def test_confident_summary_and_match_require_realness_when_known() -> None:
+    judge = _judge_with_realness()
+    heads = {"wall": torch.tensor([[0.95, 0.05], [0.97, 0.03], [0.5, 0.5]]),
+             "window": torch.tensor([[0.0, 0.05, 0.95], [0.0, 0.02, 0.98], [0.0, 0.0, 1.0]])}
+    probs = Probs(heads, real=torch.tensor([0.99, 0.4, 0.95]))
+    assert judge.confident(probs).tolist() == [True, False, False]  # 2: realness too low; 3: wall unsure
+    assert judge.confident(probs, 0.3).tolist() == [True, True, True]
+    s = summarise(judge, probs)
+    assert s["confident_share"] == pytest.approx(1 / 3) and s["real_share"] == pytest.approx(2 / 3)
+    assert "66.7% judged like the data" in format_summary(s) and "33.3% confidently judged" in format_summary(s)
+    with pytest.raises(ValueError, match="carry no realness"):
+        judge.confident(dict(heads))  # a copy that lost the realness is refused, not silently trusted
+    assert match(judge, "window=2", probs).tolist() == [True, True, True]
+    assert match(judge, "window=2", probs, min_real=0.9).tolist() == [True, False, True]
+    with pytest.raises(UserError, match="no realness check"):
+        match(_fake_judge(), "window=2", heads, min_real=0.9)
+
+
+# --- Judge files: the checkpoint format, and every way a file can be wrong --------------------------
+
+
+def test_judge_files_use_the_checkpoint_format(rooms_judge: Path) -> None:
+    from dcgan.checkpoint import digest
+
+    raw = torch.load(rooms_judge, weights_only=True)
+    assert raw["format"] == "dcgan-judge" and raw["version"] == 1 and raw["digest"] == digest(raw)
+    assert set(raw["realness"]) == {"config", "weights"} and tuple(raw["realness"]["config"]["factors"]) == ("real",)
+
+
+def _error(fn, *args) -> str:
+    with pytest.raises(UserError) as info:
+        fn(*args)
+    message = str(info.value)
+    assert "\n" not in message  # one line
+    return message
+
+
+def test_bad_judge_files_are_clear_one_line_errors(rooms_judge: Path, rooms_ckpt: Path, tmp_path: Path) -> None:
+    from dcgan.checkpoint import load_checkpoint
+
+    assert "judge not found" in _error(load_judge, tmp_path / "missing.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    assert "is empty (0 bytes" in _error(load_judge, tmp_path / "empty.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a judge at all")
+    assert "truncated or corrupt" in _error(load_judge, tmp_path / "junk.pt")
+    data = rooms_judge.read_bytes()
+    (tmp_path / "half.pt").write_bytes(data[: len(data) // 2])
+    assert "truncated or corrupt" in _error(load_judge, tmp_path / "half.pt")
+    assert "it is a training checkpoint" in _error(load_judge, rooms_ckpt)  # a checkpoint given as a judge
+    assert "it is a judge file" in _error(load_checkpoint, rooms_judge)  # and a judge given as a checkpoint
+    assert "is a folder" in _error(load_judge, tmp_path)
+    raw = torch.load(rooms_judge, weights_only=True)
+    raw["realness"]["weights"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in raw["realness"]["weights"].items()}
+    torch.save(raw, tmp_path / "tampered.pt")
+    assert "does not match its checksum" in _error(load_judge, tmp_path / "tampered.pt")
+    torch.save({**raw, "evil": _Evil()}, tmp_path / "evil.pt")
+    assert "refusing to load" in _error(load_judge, tmp_path / "evil.pt")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_judge_files_without_realness_still_load_with_realness_unknown(rooms_judge: Path, tmp_path: Path) -> None:
+    from dcgan.checkpoint import digest
+
+    raw = torch.load(rooms_judge, weights_only=True)
+    del raw["realness"]  # what judge files written before realness nets hold
+    raw["digest"] = digest(raw)
+    torch.save(raw, tmp_path / "old.pt")
+    old, new = load_judge(tmp_path / "old.pt"), load_judge(rooms_judge)
+    assert not old.has_realness and new.has_realness
+    images = _not_rooms(16)["flat colour"]
+    probs = old.predict(images)
+    assert probs.real is None and torch.equal(probs["wall"], new.predict(images)["wall"])
+    assert torch.equal(old.confident(probs), Judge(new.net).confident(images))  # heads only, as before
+    s = summarise(old, probs)
+    assert s["real_share"] is None and "realness unknown" in format_summary(s) and "retrain" in format_summary(s)
+
+
+# --- dcgan judge score: realness in the output, --resize on checkpoints ----------------------------
+
+
+def _checkpoint(path: Path, size: int) -> Path:
+    """A checkpoint of an untrained G of ``size``: all 'judge score' needs from one."""
+    from dcgan.checkpoint import save_checkpoint
+    from dcgan.models import build_models
+
+    model = ModelConfig(image_size=size, z_dim=8, ngf=8, ndf=8)
+    g, d = build_models(model, seed=0)
+    save_checkpoint(path, {"config": RunConfig(model=model).to_dict(), "generator": g.state_dict(), "discriminator": d.state_dict(), "step": 0})
+    return path
+
+
+def test_score_resize_applies_to_checkpoint_samples(rooms_judge: Path, tmp_path: Path, capsys) -> None:
+    from dcgan.checkpoint import load_generator
+    from dcgan.data.base import fit_images
+    from dcgan.latent import z_from_seeds
+    from dcgan.sampling import generate
+
+    ckpt = _checkpoint(tmp_path / "small.pt", 16)
+    out = tmp_path / "scores.json"
+    assert main(["judge", "score", str(rooms_judge), str(ckpt), "--seeds", "0-5", "--out", str(out)]) == 2
+    assert "makes 16x16x3 images but the judge was trained on 32x32x3: pass --resize" in capsys.readouterr().err
+    assert main(["judge", "score", str(rooms_judge), str(ckpt), "--seeds", "0-5", "--resize", "--out", str(out)]) == 0
+    assert "judged like the data" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    g, model = load_generator(ckpt)
+    judge = load_judge(rooms_judge)
+    expected = judge.predict(fit_images(generate(g, z_from_seeds(range(6), model.z_dim, model.z_dist)), 32))
+    assert [r["name"] for r in result["images"]] == [f"seed-{s}" for s in range(6)]
+    for i, r in enumerate(result["images"]):
+        assert r["probs"]["wall"] == pytest.approx(expected["wall"][i].tolist(), abs=1e-5)
+        assert r["real"] == pytest.approx(float(expected.real[i]), abs=1e-5)
+    assert result["summary"]["real_share"] == pytest.approx(float((expected.real > 0.9).float().mean()))
+
+
+def test_select_cli_min_real_refuses_garbage_samples(rooms_judge: Path, rooms_ckpt: Path, capsys) -> None:
+    # The 2-step G draws grey blobs: every seed matches 'light=day|night', none looks like a room.
+    args = ["judge", "select", str(rooms_judge), str(rooms_ckpt), "--query", "light=day|night", "--count", "3", "--max-seeds", "64"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "seeds: 0,1,2" in out and "judged like the data (realness > 0.9): 0 of 3" in out
+    assert main([*args, "--min-real", "0.5"]) == 2
+    assert "only 0 of seeds 0..63" in capsys.readouterr().err

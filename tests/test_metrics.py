@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+import dcgan
 from dcgan.cli import main
 from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.errors import UserError
-from dcgan.metrics import distances, inception
-from dcgan.metrics.extractors import Extractor, build_extractor
-from dcgan.metrics.reference import cached_features, select_reference
+from dcgan.features import Extractor, build_extractor, cached_features, inception
+from dcgan.metrics import distances
+from dcgan.metrics.reference import select_reference
 from dcgan.metrics.tracking import WARN_AFTER, BestTracker, TrainingEval
 from dcgan.train import resume, train
 
@@ -137,25 +138,22 @@ def counting_extractor(cache_id: str = "count:1") -> tuple[Extractor, list[int]]
         calls.append(len(x))
         return x.float().flatten(1)[:, :4]
 
-    return Extractor("count", "count", cache_id, {}, batch_fn), calls
+    return Extractor("count", "count", 4, cache_id, {}, batch_fn), calls
 
 
 def test_reference_cache_is_keyed_by_images_and_extractor() -> None:
     images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     ex, calls = counting_extractor()
-    first, hit = cached_features(ex, images)
-    assert not hit and sum(calls) == 20
-    again, hit = cached_features(ex, images.clone())  # the same pixels through another tensor
-    assert hit and sum(calls) == 20 and torch.equal(first, again)
+    first = cached_features(ex, images)
+    assert not first.hit and sum(calls) == 20
+    again = cached_features(ex, images.clone())  # the same pixels through another tensor
+    assert again.hit and sum(calls) == 20 and torch.equal(first.tensor(), again.tensor())
     changed = images.clone()
     changed[3, 0, 5, 5] ^= 1  # one pixel of one image
-    _, hit = cached_features(ex, changed)
-    assert not hit and sum(calls) == 40
-    _, hit = cached_features(ex, images[:10])  # another subset
-    assert not hit
+    assert not cached_features(ex, changed).hit and sum(calls) == 40
+    assert not cached_features(ex, images[:10]).hit  # another subset
     other, other_calls = counting_extractor("count:2")  # other weights or input protocol
-    _, hit = cached_features(other, images)
-    assert not hit and sum(other_calls) == 20
+    assert not cached_features(other, images).hit and sum(other_calls) == 20
 
 
 def test_reference_subset_is_seeded_and_stable() -> None:
@@ -424,15 +422,42 @@ def test_eval_command_writes_every_number_and_the_protocol(tiny_ckpt: Path, caps
     assert {"torch", "torch-fidelity", "prdc"} <= set(results["versions"])
     # the same evaluation again: identical numbers, reference features from the cache
     assert main(["eval", str(tiny_ckpt), "--extractor", "random", "--num-samples", "24", "--device", "cpu",
-                 "--out", str(out.with_name("again.json"))]) == 0
-    again = json.loads(out.with_name("again.json").read_text())
+                 "--out", str(out.with_name("again"))]) == 0
+    again = json.loads((out.with_name("again") / "results.json").read_text())
     assert again["results"] == numbers and again["protocol"]["reference"]["features_from_cache"]
+    assert again["tool"] == "eval" and again["settings"]["num_samples"] == 24 and again["source"]["step"] == 2
 
 
 def test_eval_with_d_features_of_the_checkpoint(tiny_ckpt: Path, tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
+    out = tmp_path / "r"
     assert main(["eval", str(tiny_ckpt), "--extractor", "dfeat", "--metrics", "fid", "--num-samples", "12", "--out", str(out)]) == 0
-    assert set(json.loads(out.read_text())["results"]) == {"FD-dfeat"}
+    assert set(json.loads((out / "results.json").read_text())["results"]) == {"FD-dfeat"}
+
+
+def test_eval_through_the_python_api_knows_identical_sets(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """Known answers: real images that are exactly the model's samples give FD 0 and precision = recall = coverage = 1."""
+    from dcgan.metrics.evaluate import METRICS, evaluate
+    from dcgan.report import save
+    from dcgan.settings.eval import METRIC_NAMES, EvalSettings
+
+    assert tuple(METRICS) == METRIC_NAMES  # the settings check names against the registry's
+    model = dcgan.load(tiny_ckpt, device="cpu")
+    copies = tmp_path / "copies.npz"
+    np.savez(copies, x_train=model.sample(range(30)).permute(0, 2, 3, 1).numpy())  # NHWC, as .npz files hold images
+    before = set(tiny_ckpt.rglob("*"))
+    same = evaluate(model, extractor="random", metrics="fid,prdc", num_samples=30, data=str(copies))
+    assert set(tiny_ckpt.rglob("*")) == before  # the library writes nothing into the run
+    assert same.protocol["reference"]["selection"] == "all 30 images" and same.protocol["generated"]["seeds"] == "0-29"
+    assert abs(same.results["FD-random"]) < 1e-6
+    assert (same.results["precision"], same.results["recall"], same.results["coverage"]) == (1.0, 1.0, 1.0)
+    real = evaluate(model, EvalSettings(extractor="random", metrics=("fid",), num_samples=30))  # the run's own data
+    assert real.results["FD-random"] > 1.0  # so the zero above is a real answer, not a metric that is always ~0
+    saved = save(same, tmp_path / "out")
+    record = json.loads(saved.results.read_text())
+    assert record["tool"] == "eval" and record["results"]["recall"] == 1.0 and record["figures"] == []
+    assert any("FD-random" in line for line in same.lines())
+    with pytest.raises(UserError, match="unknown metric"):
+        evaluate(model, metrics="fid,is")
 
 
 @pytest.mark.parametrize("argv, message", [

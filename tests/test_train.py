@@ -134,9 +134,9 @@ def test_generator_average_is_an_ema_with_batchnorm_statistics_of_its_own(tiny: 
     with torch.no_grad():
         for p in g.parameters():
             p.add_(1.0)
-    average.update(g)
+    average.update(g)  # the warm-up ramp's decay at the second update is min(0.75, 2 / 11)
     for avg, old in zip(average.generator.parameters(), before, strict=True):
-        assert torch.allclose(avg, old + 0.25)
+        assert torch.allclose(avg, old + 9 / 11)
     calibrated = average.calibrated()
     assert not calibrated.training
     bn = next(m for m in calibrated.modules() if isinstance(m, torch.nn.BatchNorm2d))
@@ -201,3 +201,24 @@ def test_channels_last_is_in_effect_in_the_step(tiny: ModelConfig) -> None:
     step(torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8), torch.randn(4, tiny.z_dim))
     assert seen and all(seen)
     assert d.blocks[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_resume_names_the_number_of_processes_a_run_was_trained_by(tmp_path: Path) -> None:
+    """A checkpoint of a 2-process run (2 steps per epoch of 32 images at batch 8) resumed in 1 process says so."""
+    from dcgan.checkpoint import save_checkpoint
+    from dcgan.errors import UserError
+
+    run_dir = train(tiny_run(tmp_path, max_steps=2))
+    payload = load_checkpoint(run_dir)
+    assert payload["world_size"] == 1
+    ckpt = run_dir / "checkpoints" / "latest.pt"
+    save_checkpoint(ckpt, {**payload, "world_size": 2, "steps_per_epoch": 2})
+    with pytest.raises(UserError, match=r"^this run was trained by 2 processes \(batch 8 each\), now 1: resume with "
+                                        r"'torchrun --standalone --nproc_per_node 2 -m dcgan.cli train --resume "):
+        resume(run_dir, {"max_steps": 4})
+    old = {k: v for k, v in payload.items() if k != "world_size"}  # written before the field existed
+    save_checkpoint(ckpt, {**old, "steps_per_epoch": 2})
+    with pytest.raises(UserError, match="changed since the checkpoint was written .or it was trained by another number of processes"):
+        resume(run_dir, {"max_steps": 4})
+    save_checkpoint(ckpt, old)
+    assert load_checkpoint(resume(run_dir, {"max_steps": 4}))["step"] == 4  # old checkpoints still resume

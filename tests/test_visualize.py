@@ -1,4 +1,5 @@
-"""Guided back-propagation of D's units: the guided ReLUs, shapes, the untouched model, the pointing game, the CLI."""
+"""Guided back-propagation of D's units: the guided ReLUs, shapes, the untouched model, the pointing game,
+settings, the Python API (with known pointing answers) and the CLI."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 import torch
 from torch import nn
 
+import dcgan
+import dcgan.analysis.visualize
 from dcgan.analysis.visualize import (
     GuidedActivation,
     UnitViews,
@@ -23,9 +26,10 @@ from dcgan.analysis.visualize import (
 )
 from dcgan.cli import main
 from dcgan.config import ModelConfig
+from dcgan.errors import UserError
 from dcgan.models import build_models
-
-TINY32 = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--z-dim", "8", "--batch-size", "16"]
+from dcgan.report.visualize import gradient_pictures
+from dcgan.settings.visualize import VisualizeSettings
 
 
 def tiny_d(size: int = 16, seed: int = 0) -> nn.Module:
@@ -138,29 +142,85 @@ def test_pointing_game_counts_hits_and_chance() -> None:
     assert pointing_game(views, masks, images)["edge_hit_rate"] == 0.5  # trials on images 0, 1, 2, 0
 
 
-@pytest.fixture(scope="module")
-def rooms_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--data", "rooms", "--num-images", "64", "--max-steps", "3", *TINY32, "--out", str(out)]) == 0
-    return next(out.iterdir())
+def test_gradient_pictures_are_grey_at_zero_and_scaled_per_map() -> None:
+    grads = torch.zeros(2, 1, 10, 10)
+    grads[1, 0, 0, :] = torch.linspace(-1.0, 1.0, 10) * 100  # a map a hundred times stronger
+    pictures = gradient_pictures(grads)
+    assert pictures.dtype == torch.uint8 and (pictures[0] == 128).all()  # no gradient: mid grey
+    assert pictures[1, 0, 0, 0] == 0 and pictures[1, 0, 0, -1] == 255 and (pictures[1, 0, 1:] == 128).all()
 
 
-def test_cli_visualize_writes_figures_and_pointing_game(rooms_run: Path, tmp_path: Path, capsys) -> None:
+def test_settings_read_unit_lists_and_refuse_bad_values() -> None:
+    s = VisualizeSettings(units="0-2,1", pointing_units="3,17")
+    assert s.units == (0, 1, 2) and s.pointing_units == (3, 17)
+    assert VisualizeSettings(units=[4, 4, 2]).units == (4, 2) and VisualizeSettings().pointing_units == "all"
+    for bad, message in (({"units": "a-b"}, "cannot read --units"), ({"pointing_units": "some"}, "cannot read --pointing-units"),
+                         ({"top_k": 0}, "--num-images, --top-k and --batch-size must be positive")):
+        with pytest.raises(UserError, match=message):
+            VisualizeSettings(**bad)
+
+
+def test_visualize_through_the_api_with_known_pointing_answers(trained, tmp_path: Path) -> None:
+    from dcgan.data.rooms import render_rooms, split_indices
+
+    model = dcgan.load(trained.run_dir)
+    images = render_rooms(split_indices("test", 0, 24), 32).images
+    left = torch.zeros(24, 32, 32)
+    left[:, :, :16] = 1.0  # the "window" is the left half of every image, and there is no bed
+    masks = {"window": left, "bed": torch.zeros(24, 32, 32)}
+    files_before = set(trained.run_dir.rglob("*"))
+    result = dcgan.analysis.visualize(model, images=images, masks=masks, units="0-3", top_k=3, pointing_units="0-3")
+    assert set(trained.run_dir.rglob("*")) == files_before
+    assert result.layer == 2 and result.chance_all_images == 0.5
+    for (title, views), name in zip(result.panels, ("random", "trained"), strict=True):
+        p = result.models[name]["pointing"]
+        assert title == f"{name} D, layer 2" and p["trials"] == 12 and p["units"] == 4
+        # A peak hits when it lies in the left half; chance is the left half's area; no bed, no bed hits.
+        assert p["hit_rate"] == p["window_hit_rate"] == float((views.peaks[..., 1] < 16).float().mean())
+        assert p["chance"] == 0.5 and p["bed_hit_rate"] == p["bed_chance"] == 0.0
+        edges = edge_peaks(images[views.image_index.reshape(-1)])
+        assert p["edge_hit_rate"] == float((edges[:, 1] < 16).float().mean())
+    # The trained panel is the checkpoint's D on its strongest images; the random one is a fresh D of --random-seed.
+    values, _ = unit_responses(model.discriminator, images, 2)
+    assert result.models["trained"]["top_images"] == values[:, :4].topk(3, dim=0).indices.T.tolist()
+    random_d = build_models(model.config, seed=0)[1].eval()
+    assert result.models["random"]["top_images"] == unit_responses(random_d, images, 2)[0][:, :4].topk(3, dim=0).indices.T.tolist()
+
+    saved = dcgan.report.save(result, tmp_path / "out")
+    record = json.loads(saved.results.read_text())
+    assert record["tool"] == "visualize" and record["settings"]["units"] == [0, 1, 2, 3] and record["images"] == 24
+    assert record["figures"] == ["figure.png", "top_images.png"] and all((saved.folder / f).is_file() for f in record["figures"])
+    assert record["models"]["trained"]["pointing"]["chance"] == 0.5 and "command" not in record
+    # Without masks there is no pointing game, and the result says why.
+    plain = dcgan.analysis.visualize(model, images=images, units=[0], top_k=2)
+    assert "pointing" not in plain.models["trained"] and plain.chance_all_images is None
+    assert plain.pointing_skipped == "the pointing game needs rooms data (object masks)"
+    with pytest.raises(UserError, match="takes uint8"):
+        dcgan.analysis.visualize(model, images=images.float())
+
+
+def test_cli_visualize_writes_figures_and_pointing_game(trained, tmp_path: Path, capsys) -> None:
+    from dcgan.analysis.visualize import search_images
+
     out = tmp_path / "vis"
-    code = main(["visualize", str(rooms_run), "--num-images", "48", "--top-k", "4", "--units", "0-2", "--out", str(out)])
+    code = main(["visualize", str(trained.run_dir), "--num-images", "48", "--top-k", "4", "--units", "0-2", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
     assert (out / "figure.png").is_file() and (out / "top_images.png").is_file()
     report = json.loads((out / "results.json").read_text())
-    assert report["layer"] == 2 and report["units"] == [0, 1, 2] and report["images"] == 48
+    assert report["layer"] == 2 and report["units"] == [0, 1, 2] and report["images"] == 48 and report["data"] == "rooms"
     for name in ("trained", "random"):
         entry = report["models"][name]
         assert len(entry["top_images"]) == 3 and len(entry["top_images"][0]) == 4
         p = entry["pointing"]
         assert p["units"] == entry["channels"] == 32 and p["trials"] == 32 * 4
-        assert 0 <= p["hit_rate"] <= 1 and 0 < p["chance"] < 1 and 0 <= p["edge_hit_rate"] <= 1
-    assert 0 < report["chance_all_images"] < 1
+        assert p["hits"] == round(p["hit_rate"] * p["trials"])
+    _, masks, _ = search_images("rooms", None, 32, 3, 48)  # the same rooms, rendered with their object masks
+    union = torch.stack([m > 0.5 for m in masks.values()]).any(0)
+    assert report["chance_all_images"] == pytest.approx(float(union.float().mean()))
     assert "trained D: saliency peak" in text and "random D: saliency peak" in text
+    assert main(["visualize", str(trained.run_dir), "--num-images", "16", "--top-k", "2", "--no-pointing", "--out", str(out)]) == 0
+    assert "pointing" not in json.loads((out / "results.json").read_text())["models"]["trained"]
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -168,8 +228,10 @@ def test_cli_visualize_writes_figures_and_pointing_game(rooms_run: Path, tmp_pat
     (["--units", "40"], "units [40] do not exist"),
     (["--units", "a-b"], "cannot read --units"),
     (["--top-k", "99", "--num-images", "10"], "--top-k 99 is more than"),
+    (["--num-images", "0"], "--num-images, --top-k and --batch-size must be positive"),
 ])
-def test_cli_visualize_user_errors(rooms_run: Path, tmp_path: Path, capsys, flags: list[str], message: str) -> None:
-    code = main(["visualize", str(rooms_run), "--num-images", "16", "--out", str(tmp_path / "v"), *flags])
+def test_cli_visualize_user_errors(trained, tmp_path: Path, capsys, flags: list[str], message: str) -> None:
+    code = main(["visualize", str(trained.run_dir), "--num-images", "16", "--out", str(tmp_path / "v"), *flags])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "v").exists()

@@ -3,9 +3,13 @@
 By default glibc serves allocations above a dynamic threshold (at most 32 MiB on 64-bit) with mmap and
 unmaps them on free, so every step of a conv net whose activations exceed it pays hundreds of thousands
 of page faults (measured: ~20% of CPU time in the kernel, +22-28% throughput once disabled). ``mallopt``
-is glibc's own switch for this; no library wraps it, hence this small ctypes call. It must run before
-large tensors exist, so the package applies it at import time. Set ``DCGAN_NO_MALLOPT=1`` to leave the
-allocator untouched.
+is glibc's own switch for this; no library wraps it, hence this small ctypes call.
+
+It changes the whole process, so importing ``dcgan`` never applies it: a program that uses the library
+keeps its own allocator. It is applied only where the toolkit runs its own process: at the start of
+``dcgan.cli.main`` (every ``dcgan`` command, and ``torchrun -m dcgan.cli``, before large tensors exist)
+and on entering the trainer (``dcgan.train.train`` / ``resume``), whose step loop is what it speeds up.
+Set ``DCGAN_NO_MALLOPT=1`` to leave the allocator untouched even there.
 """
 
 from __future__ import annotations

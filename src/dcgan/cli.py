@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("dcgan.commands.probe", "linear probe: classify labelled images with D's features (+ random-D and pixel baselines)"),
     "visualize": ("dcgan.commands.visualize", "guided back-propagation of D's units on their top images, trained vs random D (+ rooms pointing game)"),
     "forget": ("dcgan.commands.forget", "make G forget an object: drop the feature maps a logistic regression ties to its boxes, and measure it"),
-    "walk": ("dcgan.commands.walk", "walk the latent space between random codes (slerp): grid + GIF, judged smoothness"),
+    "walk": ("dcgan.commands.walk", "walk the latent space between random codes (slerp or lerp): grid + GIF, judged smoothness"),
     "arithmetic": ("dcgan.commands.arithmetic", "vector arithmetic on codes, mean(A) - mean(B) + mean(C), vs pixel space; measured with a judge"),
     "direction": ("dcgan.commands.direction", "a 'turn' vector mean(to) - mean(from) applied at several scales; judged flip share"),
     "memorization": ("dcgan.commands.memorization", "nearest training images of samples vs held-out images (pixels and features): near-copies"),
@@ -50,11 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (2 for user errors, 130 when interrupted)."""
+    importlib.import_module("dcgan._alloc").apply_allocator_settings()  # this process is the toolkit's own: see _alloc.py
     args = build_parser().parse_args(argv)
     try:
         result = args._run(args)
     except UserError as exc:
         print(f"dcgan: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # last resort for a file error no tool turned into a UserError: still one line, exit 2
+        if exc.filename is None:
+            raise
+        print(f"dcgan: error: cannot use {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dcgan: interrupted", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Frozen, validated settings for data, models and training; saved as ``config.json`` in every run.
 
-Every default is the paper's (PAPER.md sections 1-2) unless its comment says otherwise.
+Every default is the paper's unless its help or comment says otherwise. Each field's help text is also its
+``dcgan train`` flag's help (:func:`dcgan.settings.add_arguments`), so a setting's meaning is written once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dcgan.errors import UserError
+from dcgan.settings import option
 
 IMAGE_SIZES = (16, 32, 64, 128, 256)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -28,12 +30,12 @@ def check_image_size(size: int) -> int:
 class DataConfig:
     """Where training images come from and how they are shaped."""
 
-    spec: str = "rooms"  # folder, .npz file, torchvision name, 'rooms' (procedural) or 'fake'
-    data_root: str | None = None  # where named datasets live; default $DCGAN_DATA_ROOT or ./data
-    image_size: int = 64  # images are centre-cropped to a square, then resized to this
-    channels: int | None = None  # 1 (grey) or 3 (RGB); None infers it from the data
-    download: bool = False  # torchvision sets only; needs a network
-    num_images: int | None = None  # use at most this many (procedural sources: exactly this many)
+    spec: str = option("rooms", 'SPEC: image folder, .npz file, mnist|fashion-mnist|cifar10|svhn|celeba|lsun:<category>, rooms or fake; add :test etc. for a split', flag='--data', metavar="SPEC")
+    data_root: str | None = option(None, 'folder holding named datasets (default: $DCGAN_DATA_ROOT or ./data)', metavar="DIR")
+    image_size: int = option(64, 'square image size, a power of two from 16 to 256')
+    channels: int | None = option(None, '1 (grey) or 3 (RGB); default: inferred from the data', choices=(1, 3))
+    download: bool = option(False, 'download a torchvision dataset when missing (needs a network)')
+    num_images: int | None = option(None, 'use at most this many images (procedural data: exactly this many)')
 
     def __post_init__(self) -> None:
         check_image_size(self.image_size)
@@ -49,11 +51,11 @@ class ModelConfig:
 
     image_size: int = 64
     channels: int = 3
-    z_dim: int = 100
-    z_dist: str = "normal"  # the official code uses 'uniform' in [-1, 1]; most re-implementations N(0, 1)
-    ngf: int = 64  # G width at the last hidden layer; doubles per block towards z (paper figure: 128)
-    ndf: int = 64  # D width at the first layer; doubles per block
-    kernel_size: int = 4  # 5 as in the official Theano code
+    z_dim: int = option(100, 'size of the latent code z')
+    z_dist: str = option("normal", 'distribution of z: normal, or uniform in [-1, 1] (the official code)', choices=("normal", "uniform"))  # the official code uses 'uniform' in [-1, 1]; most re-implementations N(0, 1)
+    ngf: int = option(64, 'generator base width (channels of its last hidden layer)')  # G width at the last hidden layer; doubles per block towards z (paper figure: 128)
+    ndf: int = option(64, 'discriminator base width (channels of its first layer)')
+    kernel_size: int = option(4, 'kernel of the strided convolutions: 4, or 5 as in the official code', choices=(4, 5))  # 5 as in the official Theano code
 
     def __post_init__(self) -> None:
         check_image_size(self.image_size)
@@ -72,34 +74,34 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation, schedule and output settings."""
 
-    batch_size: int = 128
-    epochs: int | None = None  # None with no max_steps means 5 epochs (the paper shows 1 and 5)
-    max_steps: int | None = None  # overrides epochs when given
-    lr: float = 2e-4
-    lr_decay: float = 0.0  # last fraction of the run over which both lrs fall linearly to 0; 0 = constant (the paper)
-    beta1: float = 0.5
-    beta2: float = 0.999  # unstated in the paper; Adam's default
-    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this (Salimans et al. 2016); 0 = the paper
-    ema: float = 0.0  # decay of a moving average of G's weights that samples and tools use; 0 = off (the paper)
-    weight_decay: float = 0.0  # official code: 1e-5 (faces), 2.5e-5 (MNIST); not in the paper
-    g_steps: int = 1  # G updates per D update; 1 = the paper (carpedm20's DCGAN-tensorflow uses 2)
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto = bf16 on CPUs with native bf16 and on CUDA, else fp32
-    channels_last: bool = True  # measured faster on CPU and GPU
-    compile: bool = False  # torch.compile; ~40 s start-up, gains nothing on top of channels-last on CPU
-    log_every: int = 50  # steps between reading losses back from the device
-    sample_every: int = 1  # epochs between fixed-seed sample grids
-    snapshot_every: int = 1  # epochs between kept checkpoints (latest.pt is always rewritten)
+    batch_size: int = option(128, 'images per step')
+    epochs: int | None = option(None, 'passes over the data (default 5 when --max-steps is not given)')
+    max_steps: int | None = option(None, 'stop after this many steps (overrides --epochs)')
+    lr: float = option(2e-4, 'Adam learning rate')
+    lr_decay: float = option(0.0, 'fraction of the run, at its end, over which the learning rate falls linearly to 0 (0: constant, as in the paper)')
+    beta1: float = option(0.5, 'Adam beta1')
+    beta2: float = option(0.999, 'Adam beta2')  # unstated in the paper; Adam's default
+    label_smoothing: float = option(0.0, "one-sided label smoothing: D's target for real images is 1 minus this (e.g. 0.1); 0: off, as in the paper")  # one-sided: D's target for real images is 1 - this (Salimans et al. 2016); 0 = the paper
+    ema: float = option(0.0, "keep a moving average of G's weights with this decay (e.g. 0.999) and sample from it; 0: off, as in the paper")
+    weight_decay: float = option(0.0, 'L2 weight decay (official code: 1e-5 faces, 2.5e-5 MNIST)')  # official code: 1e-5 (faces), 2.5e-5 (MNIST); not in the paper
+    g_steps: int = option(1, "G updates per D update, each on a fresh G(z) of the same z (1: the paper; 2: carpedm20's DCGAN-tensorflow)")
+    seed: int = option(0, 'seed for init, data order and noise')
+    device: str = option("auto", 'auto (CUDA when present), cpu, cuda or cuda:N')
+    precision: str = option("auto", 'auto, fp32, bf16 or fp16 (auto: bf16 on CUDA and on CPUs with native bf16, else fp32)', choices=PRECISIONS)
+    channels_last: bool = option(True, 'use channels-last memory format (faster on CPU and GPU)')
+    compile: bool = option(False, 'torch.compile the nets (slow start; see README for when it pays)')  # torch.compile; ~40 s start-up, gains nothing on top of channels-last on CPU
+    log_every: int = option(50, 'steps between metric records')  # steps between reading losses back from the device
+    sample_every: int = option(1, 'epochs between fixed-seed sample grids')
+    snapshot_every: int = option(1, 'epochs between kept checkpoints (latest.pt is always kept)')
     num_fixed_samples: int = 64
-    out: str = "runs"
-    name: str = "dcgan"
+    out: str = option("runs", 'folder that holds the run folders', metavar="DIR")
+    name: str = option("dcgan", 'run name (the folder is OUT/NNNNN-NAME)')
     # Evaluation during training (dcgan.metrics.tracking): a cheap metric of fixed samples, best.pt, collapse warnings.
-    eval_every: int | None = None  # steps between evaluations; None = never
-    eval_metric: str = "fid"  # fid (a Fréchet distance) or kid; both lower-is-better
-    eval_extractor: str = "random"  # random (untrained D, needs no file), judge:PATH, dfeat:CKPT or inception (slow on CPU)
-    eval_samples: int = 1000  # fixed seeds 0..N-1, scored against N training images
-    early_stop: int | None = None  # stop after this many evaluations in a row well past the best; None = never
+    eval_every: int | None = option(None, 'steps between evaluations of fixed samples: logs the metric, keeps checkpoints/best.pt, warns of collapse (default: off)')
+    eval_metric: str = option("fid", 'metric of --eval-every: fid (a Fréchet distance) or kid', choices=EVAL_METRICS)
+    eval_extractor: str = option("random", 'features for --eval-metric: random (cheap, no file), judge:PATH, dfeat:CKPT or inception (slow on CPU)')
+    eval_samples: int = option(1000, 'samples (seeds 0..N-1) and training images compared at each evaluation')
+    early_stop: int | None = option(None, 'stop after K evaluations in a row more than 25% worse than the best (default: never)')
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:

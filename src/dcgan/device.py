@@ -27,9 +27,15 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         if name == "cuda":
             return torch.device("cuda", distributed.local_rank())
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise UserError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):  # torch knows more names (mps, xla, ...), which dcgan neither uses nor tests
+        raise UserError(f"--device {name} is not supported: use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name} asked for, but this machine has {torch.cuda.device_count()} CUDA GPU(s): use cuda:0 .. "
+                        f"cuda:{torch.cuda.device_count() - 1}")
+    return device
 
 
 @functools.cache

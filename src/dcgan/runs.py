@@ -16,14 +16,21 @@ METRICS = "metrics.jsonl"
 
 
 def new_run_dir(out: str | Path, name: str) -> Path:
-    """Create and return ``out/NNNNN-name`` with the next free number."""
-    if not re.fullmatch(r"[\w.-]+", name):
-        from dcgan.errors import UserError
+    """Create and return ``out/NNNNN-name`` with the next free number.
 
+    A folder that cannot be made (a file in the way, no permission, a full disk) is a one-line UserError.
+    """
+    from dcgan.checkpoint import os_error_cause
+    from dcgan.errors import UserError
+
+    if not re.fullmatch(r"[\w.-]+", name):
         raise UserError(f"--name {name!r} may only hold letters, digits, '.', '_' and '-'")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m[1]) for p in out.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        numbers = [int(m[1]) for p in out.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    except OSError as exc:
+        raise UserError(f"cannot create run folders in --out {out}: {os_error_cause(exc)}") from None
     while True:
         run_dir = out / f"{max(numbers, default=-1) + 1:05d}-{name}"
         try:
@@ -31,6 +38,8 @@ def new_run_dir(out: str | Path, name: str) -> Path:
             return run_dir
         except FileExistsError:  # another process took the number: take the next one
             numbers.append(max(numbers, default=-1) + 1)
+        except OSError as exc:
+            raise UserError(f"cannot create the run folder {run_dir}: {os_error_cause(exc)}") from None
 
 
 class RunLogger:

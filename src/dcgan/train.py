@@ -3,15 +3,20 @@
 The loop keeps the device busy: batches are sliced from uint8 tensors and normalised on the device,
 z for step s is drawn from a generator seeded by (seed, s, rank) so no RNG state needs carrying,
 and losses stay on the device until a logging step reads them back.
+
+Nothing is written before every check has passed (settings, device, data, checkpoint, step count), so a
+refused run or resume leaves the disk as it was. A run whose losses or weights stop being finite stops
+before it writes them; a failed write stops the run with one line naming the last good checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +26,18 @@ from torch import nn
 from tqdm import tqdm
 
 from dcgan import distributed
-from dcgan._alloc import allocator_settings_applied
-from dcgan.checkpoint import LATEST, load_checkpoint, run_config, run_dir_of, save_checkpoint
-from dcgan.config import RunConfig, TrainConfig
+from dcgan._alloc import allocator_settings_applied, apply_allocator_settings
+from dcgan.checkpoint import (
+    LATEST,
+    atomic_write_bytes,
+    load_checkpoint,
+    os_error_cause,
+    resolve_checkpoint,
+    run_config,
+    run_dir_of,
+    save_checkpoint,
+)
+from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.data import BatchSampler, ImageData, load_data, to_unit_range
 from dcgan.device import DTYPES, resolve_device, resolve_precision
 from dcgan.ema import GeneratorAverage
@@ -194,14 +208,24 @@ def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
     return (cfg.epochs or DEFAULT_EPOCHS) * steps_per_epoch
 
 
-class Trainer:
-    """Owns the nets, the step, the data order and the run folder of one training run."""
+class Diverged(UserError):
+    """Losses or weights stopped being finite: the run stops before writing them over a good checkpoint."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, data: ImageData, payload: dict[str, Any] | None = None) -> None:
+
+class Trainer:
+    """Owns the nets, the step, the data order and the run folder of one training run.
+
+    Building one checks everything and writes nothing (``run_dir`` may be set later), so that a refused
+    run or resume leaves the disk untouched; ``run`` opens the logs.
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir: Path | None, data: ImageData, payload: dict[str, Any] | None = None) -> None:
         self.cfg, self.run_dir, self.data = cfg, run_dir, data
         self.device = resolve_device(cfg.train.device)
         self.precision = resolve_precision(cfg.train.precision, self.device)
-        self.log = RunLogger(run_dir)
+        self.log: RunLogger | None = None  # opened by run(), after every check
+        self.notes: list[str] = []  # said once the log is open
+        self.last_good: tuple[Path, int] | None = None  # the newest checkpoint known to hold finite weights, and its step
         self.g, self.d = build_models(cfg.model, seed=cfg.train.seed)
         memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.g.to(self.device, memory_format=memory_format)
@@ -219,13 +243,16 @@ class Trainer:
             self.evaluator = TrainingEval(cfg, data, self.device)
         if payload is not None:
             self._restore(payload)
+        self.end = total_steps(cfg.train, self.sampler.steps_per_epoch)
+        if self.step >= self.end:
+            raise UserError(f"this run already reached step {self.step} (end {self.end}): pass a larger --max-steps or --epochs to continue")
 
     def _restore(self, payload: dict[str, Any]) -> None:
         for module, key in ((self.g, "generator"), (self.d, "discriminator")):
             try:
                 module.load_state_dict(payload[key])
             except RuntimeError as exc:
-                raise UserError(f"checkpoint {key} does not fit the model: {str(exc).splitlines()[0]}") from None
+                raise UserError(f"checkpoint {key} does not fit the model: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
         self.step_fn.load_state_dict(payload["optim"])
         if self.average is not None and payload.get("generator_ema"):
             self.average.load_state_dict(payload["generator_ema"])
@@ -233,7 +260,7 @@ class Trainer:
         self.fixed_z = payload["fixed_z"]
         self.step = int(payload["step"])
         if self.evaluator is not None and payload.get("eval") and not self.evaluator.load_state_dict(payload["eval"]):
-            self.log.info("evaluation settings differ from the checkpoint's: the best-metric record starts afresh")
+            self.notes.append("evaluation settings differ from the checkpoint's: the best-metric record starts afresh")
 
     @property
     def epoch(self) -> int:
@@ -246,16 +273,42 @@ class Trainer:
             "config": self.cfg.to_dict(), "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
             "generator_ema": self.average.state_dict() if self.average is not None else None,
             "optim": self.step_fn.state_dict(), "step": self.step, "epoch": self.epoch,
-            "steps_per_epoch": self.sampler.steps_per_epoch, "rng": rng_states(), "fixed_z": self.fixed_z,
+            "steps_per_epoch": self.sampler.steps_per_epoch, "world_size": distributed.world_size(), "rng": rng_states(), "fixed_z": self.fixed_z,
             "precision": self.precision, "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
         }
 
+    def last_good_text(self) -> str:
+        """Name the checkpoint a failed or diverged run can continue from."""
+        if self.last_good is None:
+            return "no checkpoint of this run was written yet"
+        path, step = self.last_good
+        return f"the last good checkpoint is {path} (step {step})"
+
+    def check_finite(self) -> None:
+        """Raise Diverged when the losses since the last read or any weight is NaN or infinite (before any write)."""
+        nets = [("G", self.g), ("D", self.d)] + ([("averaged G", self.average.generator)] if self.average is not None else [])
+        bad = [name for name, net in nets if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values() if t.is_floating_point())]
+        if bad or not bool(torch.isfinite(self.step_fn.stats).all()):
+            self.diverged(f"{' and '.join(bad) + ' weights' if bad else 'the losses'} became NaN or infinite")
+
+    def diverged(self, what: str) -> None:
+        """Stop the run: say where it diverged, what is kept and how to go on."""
+        raise Diverged(f"training diverged by step {self.step}: {what}; nothing was saved over it, {self.last_good_text()}: "
+                       f"continue with --resume {self.run_dir} (e.g. with --precision fp32), or start a new run with a lower --lr")
+
     def save(self, *names: str) -> None:
-        """Write the checkpoint under each of ``names`` in checkpoints/ (rank 0 only)."""
+        """Write the checkpoint under each of ``names`` in checkpoints/ (rank 0 only), if its weights are finite."""
+        self.check_finite()
         if distributed.is_main():
             payload = self.payload()
             for name in names:
-                save_checkpoint(self.run_dir / "checkpoints" / name, payload)
+                path = self.run_dir / "checkpoints" / name
+                try:
+                    save_checkpoint(path, payload)
+                except UserError as exc:
+                    raise UserError(f"training stopped at step {self.step}: {exc}; {self.last_good_text()}") from None
+                if name == LATEST:
+                    self.last_good = (path, self.step)
 
     def sampling_generator(self) -> nn.Module:
         """Return the G that samples and tools use: the weight average with --ema, else G."""
@@ -293,12 +346,42 @@ class Trainer:
             self.log.info(f"{self.evaluator.describe()}, every {cfg.train.eval_every} steps")
 
     def run(self) -> Path:
-        """Train until the configured end; on Ctrl-C save latest.pt first. Return the run folder."""
+        """Train until the configured end; on Ctrl-C save latest.pt first. Return the run folder.
+
+        A failed write (disk full, folder gone) or a divergence stops the run with a UserError that names
+        the last good checkpoint.
+        """
+        if self.run_dir is None:
+            raise ValueError("Trainer.run needs a run folder")
+        self.run_dir = Path(self.run_dir)
+        try:
+            return self._run()
+        except OSError as exc:
+            where = exc.filename or self.run_dir
+            message = f"training stopped at step {self.step}: cannot write {where}: {os_error_cause(exc)}; {self.last_good_text()}"
+            self._try_log(message)
+            raise UserError(message) from None
+        except UserError as exc:
+            self._try_log(f"stopped: {exc}")
+            raise
+        finally:
+            if self.log is not None:
+                with suppress(OSError):
+                    self.log.close()
+
+    def _try_log(self, message: str) -> None:
+        """Append ``message`` to log.txt if the disk still takes it (it is also the error the user sees)."""
+        if self.log is not None:
+            with suppress(OSError), open(self.run_dir / "log.txt", "a") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    def _run(self) -> Path:
         cfg = self.cfg.train
-        end = total_steps(cfg, self.sampler.steps_per_epoch)
-        if self.step >= end:
-            raise UserError(f"this run already reached step {self.step} (end {end}): pass a larger --max-steps or --epochs to continue")
+        end = self.end
+        self.log = RunLogger(self.run_dir)
         self.describe(end)
+        for note in self.notes:
+            self.log.info(note)
         self.g.train()
         self.d.train()
         bar = tqdm(total=end, initial=self.step, disable=not distributed.is_main(), unit="step", dynamic_ncols=True)
@@ -321,25 +404,35 @@ class Trainer:
                 epoch_done = self.step % self.sampler.steps_per_epoch == 0
                 if self.step % cfg.log_every == 0 or epoch_done or self.step == end:
                     stats = self.step_fn.read_stats()
+                    bad = [k for k, v in stats.items() if not math.isfinite(v)]
+                    if bad:
+                        self.diverged(f"{', '.join(f'{k} {stats[k]}' for k in bad)} (mean of the last {cfg.log_every} steps or fewer)")
                     now = time.perf_counter()
                     rate = (self.step - tick_step) * cfg.batch_size * distributed.world_size() / max(now - tick, 1e-9)
                     tick, tick_step = now, self.step
                     epoch_float = self.step / self.sampler.steps_per_epoch
                     self.log.metrics(self.step, {"epoch": round(epoch_float, 4), **{k: round(v, 5) for k, v in stats.items()}, "lr": lr, "images_per_sec": round(rate, 1)})
                     bar.set_postfix_str(f"ep {epoch_float:.2f} D {stats['loss_d']:.3f} G {stats['loss_g']:.3f} D(x) {stats['d_real']:.2f} D(G(z)) {stats['d_fake']:.2f} {rate:.0f} img/s")
-                stop = self._evaluate(bar) if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == end) else False
+                due_eval = bool(cfg.eval_every) and (self.step % cfg.eval_every == 0 or self.step == end)
+                if due_eval or epoch_done or self.step == end:
+                    self.check_finite()  # before evaluating, drawing or saving anything of these weights
+                stop = self._evaluate(bar) if due_eval else False
                 if epoch_done or self.step == end or stop:
                     self._end_of_period(epoch_done, end)
                 if stop:
                     break
         except KeyboardInterrupt:
             bar.close()
-            self.save(LATEST)
+            try:
+                self.save(LATEST)
+            except Diverged:
+                self.log.info(f"interrupted at step {self.step}: its weights are not finite, so nothing was saved; {self.last_good_text()}")
+                raise KeyboardInterrupt from None
             self.log.info(f"interrupted at step {self.step}: saved {self.run_dir / 'checkpoints' / LATEST}; continue with --resume {self.run_dir}")
             raise
-        bar.close()
+        finally:
+            bar.close()
         self.log.info(f"done: {self.step} steps; samples in {self.run_dir / 'samples'}, checkpoint {self.run_dir / 'checkpoints' / LATEST}")
-        self.log.close()
         return self.run_dir
 
     def _evaluate(self, bar: tqdm) -> bool:
@@ -389,13 +482,35 @@ def prepare(cfg: RunConfig) -> tuple[RunConfig, ImageData]:
 
 def train(cfg: RunConfig) -> Path:
     """Start a new run from ``cfg``; return its folder."""
+    apply_allocator_settings()  # a training process is the toolkit's own (see _alloc.py)
     device = resolve_device(cfg.train.device)
     distributed.setup(device)
     cfg, data = prepare(cfg)
-    run_dir = distributed.broadcast_object(new_run_dir(cfg.train.out, cfg.train.name) if distributed.is_main() else None)
-    if distributed.is_main():
-        (run_dir / "config.json").write_text(_json(cfg.to_dict()))
-    return Trainer(cfg, Path(run_dir), data).run()
+    trainer = Trainer(cfg, None, data)  # every check before the run folder exists
+
+    def create() -> Path:
+        run_dir = new_run_dir(cfg.train.out, cfg.train.name)
+        write_config(run_dir, cfg)
+        return run_dir
+
+    trainer.run_dir = Path(on_main(create))
+    return trainer.run()
+
+
+def check_world_size(payload: dict[str, Any], batch_size: int, path: str | Path) -> None:
+    """Refuse to resume with another number of processes than the run was trained by.
+
+    Exact resume is the promise: each step's images, noise (seeded per rank) and BatchNorm statistics
+    (per process) depend on the number of processes, so a run continues only with the number it had.
+    Checkpoints written before the number was stored have no ``world_size`` and are not checked here.
+    """
+    trained_by, now = payload.get("world_size"), distributed.world_size()
+    if trained_by is None or int(trained_by) == now:
+        return
+    trained_by = int(trained_by)
+    raise UserError(f"this run was trained by {trained_by} process{'es' if trained_by > 1 else ''} (batch {batch_size} each), now {now}: resume with "
+                    f"'torchrun --standalone --nproc_per_node {trained_by} -m dcgan.cli train --resume {path}', or start a new run "
+                    f"(an exact resume needs the same number of processes)")
 
 
 def resume(path: str | Path, train_overrides: dict[str, Any] | None = None, fixed: dict[str, Any] | None = None) -> Path:
@@ -404,6 +519,7 @@ def resume(path: str | Path, train_overrides: dict[str, Any] | None = None, fixe
     ``train_overrides`` may change when and how the run continues (its length, device, precision);
     ``fixed`` holds settings the user also gave, which must match the checkpoint's.
     """
+    apply_allocator_settings()  # before the checkpoint's tensors exist (see _alloc.py)
     payload = load_checkpoint(path)
     cfg = run_config(payload)
     for key, value in (fixed or {}).items():
@@ -420,15 +536,53 @@ def resume(path: str | Path, train_overrides: dict[str, Any] | None = None, fixe
     cfg = dataclasses.replace(cfg, train=train_cfg)
     device = resolve_device(cfg.train.device)
     distributed.setup(device)
+    check_world_size(payload, cfg.train.batch_size, path)
     data = load_data(cfg.data, seed=cfg.train.seed)
     if data.channels != cfg.model.channels or len(data) // (cfg.train.batch_size * distributed.world_size()) != payload["steps_per_epoch"]:
-        raise UserError(f"the data at {cfg.data.spec!r} changed since the checkpoint was written; a resumed run needs the same data")
-    run_dir = run_dir_of(path if Path(path).is_file() else Path(path) / "checkpoints" / LATEST)
+        maybe = "" if "world_size" in payload else " (or it was trained by another number of processes: resume with the torchrun --nproc_per_node it was trained with)"
+        raise UserError(f"the data at {cfg.data.spec!r} changed since the checkpoint was written{maybe}; a resumed run needs the same data")
+    source = resolve_checkpoint(path)
+    run_dir = run_dir_of(source)
+    trainer = Trainer(cfg, run_dir, data, payload)  # refuses a finished run, a CPU fp16, weights that do not fit
+    trainer.last_good = (source, trainer.step)
+    on_main(lambda: write_config(run_dir, cfg))
+    return trainer.run()
+
+
+def on_main(fn: Any) -> Any:
+    """Return rank 0's ``fn()`` on every rank; a UserError there is raised on every rank (none waits forever)."""
+    outcome = None
     if distributed.is_main():
-        (run_dir / "config.json").write_text(_json(cfg.to_dict()))
-    return Trainer(cfg, run_dir, data, payload).run()
+        try:
+            outcome = (True, fn())
+        except UserError as exc:
+            outcome = (False, str(exc))
+    ok, value = distributed.broadcast_object(outcome)
+    if not ok:
+        raise UserError(value)
+    return value
 
 
-def _json(obj: Any) -> str:
-    return json.dumps(obj, indent=2) + "\n"
+def write_config(run_dir: Path, cfg: RunConfig) -> None:
+    """Write the run's config.json atomically (a failed write is a one-line UserError)."""
+    path = Path(run_dir) / "config.json"
+    try:
+        atomic_write_bytes(path, (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {os_error_cause(exc)}") from None
 
+
+
+def resume_or_train(given: dict[str, dict[str, Any]], resume_from: str | Path | None = None) -> Path:
+    """Start a run from the settings a user gave ({section: {field: value}}), or resume one; return its folder.
+
+    On resume, training settings may change (length, device, precision); data and model settings, when
+    given, must match the checkpoint's.
+    """
+    if resume_from:
+        fixed = {f"{section}.{name}": v for section in ("data", "model") for name, v in given.get(section, {}).items()}
+        return resume(resume_from, dict(given.get("train", {})), fixed)
+    sections = {name: dict(given.get(name, {})) for name in ("data", "model", "train")}
+    if "image_size" in sections["data"]:
+        sections["model"]["image_size"] = sections["data"]["image_size"]
+    return train(RunConfig(DataConfig(**sections["data"]), ModelConfig(**sections["model"]), TrainConfig(**sections["train"])))

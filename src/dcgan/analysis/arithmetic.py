@@ -1,8 +1,13 @@
 """Vector arithmetic on codes (PAPER.md section 5): y = mean(A) - mean(B) + mean(C), and its measurement.
 
 The figure follows the paper's: each concept's exemplars with their mean code decoded, the result G(y)
-in the centre of a 3x3 block whose 8 neighbours decode y + U[-0.25, 0.25] noise, and below them the same
+in the centre of a 3x3 block whose 8 neighbours decode y plus uniform noise, and below them the same
 arithmetic on pixels (mean image of A - of B + of C), the baseline that gives noisy overlaps.
+
+The noise: the paper's U[-0.25, 0.25] is for z uniform in [-1, 1] (sd 0.58 per coordinate). With normal z
+(sd 1) the same half-width moves a code relatively much less, and on a 64 px face model the 8 variations
+came out indistinguishable; so ``noise`` is relative to the prior's spread (``noise_half_width``):
+uniform z keeps 0.25 exactly, normal z gets 0.25 * sqrt(3) = 0.433. Results record the absolute half-width.
 
 Measurement (``evaluate``), for a judge with at least two factors (rooms): a random *expression* picks a
 property factor P with two different values p (with) and p' (without), and another factor X with two
@@ -20,20 +25,35 @@ for both). Methods compared on the same expressions and exemplars:
 - ``single`` G(z_A1 - z_B1 + z_C1), the first exemplar of each concept alone;
 - ``pixel`` mean image of A - of B + of C (3 exemplars each), clamped to [0, 255];
 - ``pixel_single`` the same with one exemplar per concept.
+
+Beside each confident share, ``real_share``: the share of the results judged like the data (realness
+> 0.9; None for a judge without a realness net), so that a method whose results the heads read right
+but which look like no room (pixel overlaps) shows as such.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
-from dcgan.analysis.common import paired_comparison, proportion, save_titled_grid, show_grid
+from dcgan import latent
+from dcgan.analysis.common import Concept, paired_comparison, proportion, resolve_concept
+from dcgan.api import Model
 from dcgan.errors import UserError
-from dcgan.latent import arithmetic, uniform_noise
+from dcgan.judges.tasks import real_share
+from dcgan.report import Result
+from dcgan.settings.arithmetic import ArithmeticSettings
+
+# Spread of each prior per coordinate relative to U[-1, 1]'s (sd 1/sqrt(3)), the prior the paper's noise was set for.
+SPREAD_VS_UNIFORM = {"uniform": 1.0, "normal": math.sqrt(3.0)}
+
+
+def noise_half_width(noise: float, z_dist: str) -> float:
+    """Return the absolute half-width of the variations' uniform noise: ``noise`` scaled to the spread of ``z_dist``."""
+    return noise * SPREAD_VS_UNIFORM[z_dist]
 
 
 def pixel_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -47,38 +67,11 @@ def pixel_mean(images: torch.Tensor) -> torch.Tensor:
     return images.float().mean(0).round().clamp(0, 255).to(torch.uint8)
 
 
-def result_codes(za: torch.Tensor, zb: torch.Tensor, zc: torch.Tensor, variations: int = 8, noise: float = 0.25,
+def result_codes(za: torch.Tensor, zb: torch.Tensor, zc: torch.Tensor, variations: int = 8, half_width: float = 0.25,
                  seed: int = 0) -> torch.Tensor:
-    """Return (variations + 1, z_dim): y = mean(A) - mean(B) + mean(C) first, then y + U[-noise, noise] variations."""
-    y = arithmetic(za, zb, zc)
-    return torch.cat([y.unsqueeze(0), uniform_noise(y, variations, noise, seed)])
-
-
-def save_figure(path: Path, concepts: Sequence[Any], exemplars: Sequence[torch.Tensor], means: torch.Tensor,
-                results: torch.Tensor, pixel: torch.Tensor) -> Path:
-    """Draw the paper-style figure: exemplars + decoded mean per concept, 3x3 results (centre G(y)), pixel baseline."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    k = max(len(e) for e in exemplars)
-    fig = plt.figure(figsize=(2.2 + 1.1 * (k + 1) + 3.6, 6.4))
-    spec = fig.add_gridspec(4, 2, width_ratios=[k + 1, 3.2])
-    signs = ["", "minus ", "plus "]
-    for i, (concept, ex) in enumerate(zip(concepts, exemplars, strict=True)):
-        ax = fig.add_subplot(spec[i, 0])
-        label = concept.query or f"seeds {','.join(map(str, concept.seeds))}"
-        show_grid(ax, torch.cat([ex, means[i : i + 1]]), len(ex) + 1, f"{signs[i]}{concept.name.upper()}: {label}  |  G(mean z)")
-    # Centre of the 3x3 block is G(y); the 8 around it are the noisy variations.
-    order = [1, 2, 3, 4, 0, 5, 6, 7, 8] if len(results) == 9 else list(range(len(results)))
-    show_grid(fig.add_subplot(spec[0:3, 1]), results[order], 3 if len(results) == 9 else len(results),
-          "= G(y), centre; y + U[-0.25, 0.25] around it")
-    show_grid(fig.add_subplot(spec[3, 0]), pixel, len(pixel), "pixel space: mean A, mean B, mean C  |  A - B + C")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    """Return (variations + 1, z_dim): y = mean(A) - mean(B) + mean(C) first, then y + U[-half_width, half_width] variations."""
+    y = latent.arithmetic(za, zb, zc)
+    return torch.cat([y.unsqueeze(0), latent.uniform_noise(y, variations, half_width, seed)])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -164,17 +157,12 @@ def draw_expressions(labels: dict[str, torch.Tensor], sizes: dict[str, int], cou
     return out
 
 
-def evaluate(generator: torch.nn.Module, model: Any, judge: Any, count: int = 50, exemplars: int = 3, pool: int = 2000,
+def evaluate(model: Model, judge: Any, count: int = 50, exemplars: int = 3, pool: int = 2000,
              pool_start: int = 0, min_prob: float = 0.9, seed: int = 0) -> tuple[dict[str, Any], torch.Tensor]:
     """Score ``count`` random expressions with each method; return (results, preview images (rows, 6, C, H, W))."""
-    from dcgan.latent import z_from_seeds
-    from dcgan.sampling import generate
-
-    if exemplars < 2:
-        raise UserError("--exemplars must be at least 2 to compare means with single exemplars")
     seeds = list(range(pool_start, pool_start + pool))
-    pool_z = z_from_seeds(seeds, model.z_dim, model.z_dist)
-    pool_images = generate(generator, pool_z)
+    pool_z = model.codes(seeds)
+    pool_images = model.decode(pool_z)
     names = judge.value_names
     labels = confident_labels(judge.predict(pool_images), min_prob)
     drawn = draw_expressions(labels, {f: len(v) for f, v in names.items()}, count, exemplars, seed)
@@ -187,8 +175,8 @@ def evaluate(generator: torch.nn.Module, model: Any, judge: Any, count: int = 50
     for _, idx in drawn:
         za, zb, zc = (pool_z[idx[k]] for k in "abc")
         ia, ib, ic = (pool_images[idx[k]] for k in "abc")
-        codes = torch.stack([arithmetic(za, zb, zc), za[0] - zb[0] + zc[0], *(zz.mean(0) for zz in (za, zb, zc))])
-        decoded = generate(generator, codes)
+        codes = torch.stack([latent.arithmetic(za, zb, zc), za[0] - zb[0] + zc[0], *(zz.mean(0) for zz in (za, zb, zc))])
+        decoded = model.decode(codes)
         outputs["mean3"].append(decoded[0])
         outputs["single"].append(decoded[1])
         outputs["pixel"].append(pixel_arithmetic(ia, ib, ic))
@@ -214,7 +202,8 @@ def evaluate(generator: torch.nn.Module, model: Any, judge: Any, count: int = 50
         hits[m] = ok
         per_method[m] = {"success": proportion(sum(ok), len(ok)), "success_confident": proportion(sum(ok_conf), len(ok)),
                          "property_right": proportion(sum(ok_p), len(ok)), "other_factor_right": proportion(sum(ok_x), len(ok)),
-                         "judged_confidently": proportion(int(judge.confident(probs).sum()), len(ok))}
+                         "judged_confidently": proportion(int(judge.confident(probs).sum()), len(ok)),
+                         "real_share": real_share(probs)}
     results = {
         "expressions": len(drawn), "requested": count, "exemplars": exemplars, "pool": {"seeds": [seeds[0], seeds[-1]], "min_prob": min_prob},
         "definition": "success: the judge's most likely values of the result are the expected ones for both factors of the "
@@ -227,8 +216,96 @@ def evaluate(generator: torch.nn.Module, model: Any, judge: Any, count: int = 50
     return results, torch.stack(previews)
 
 
-def save_evaluation_preview(path: Path, previews: torch.Tensor, rows: int = 8) -> Path:
-    """Save the first ``rows`` expressions: G(mean A), G(mean B), G(mean C), mean3 result, single result, pixel result."""
-    shown = previews[:rows]
-    return save_titled_grid(path, shown.flatten(0, 1), shown.shape[1],
-                            "G(mean A) | G(mean B) | G(mean C) || 3-exemplar result | single | pixel", width=7.0)
+# ---------------------------------------------------------------------------------------------------
+# The tool: the figure's arithmetic and, on request, the measurement.
+
+
+@dataclass
+class ArithmeticResult(Result):
+    """The concepts, their exemplars and decoded means, G(y) and its variations, the pixel baseline; the measurement."""
+
+    tool = "arithmetic"
+    concepts: list[Concept] = field(default_factory=list)  # A, B, C; empty when only --evaluate was asked for
+    exemplar_images: list[torch.Tensor] = field(default_factory=list, repr=False)  # per concept: uint8 (k, C, H, W)
+    means: torch.Tensor | None = field(default=None, repr=False)  # uint8 (3, C, H, W): G(mean code) of A, B, C
+    codes: torch.Tensor | None = field(default=None, repr=False)  # (variations + 1, z_dim): y, then its variations
+    images: torch.Tensor | None = field(default=None, repr=False)  # uint8 G(codes): G(y) first
+    pixel: torch.Tensor | None = field(default=None, repr=False)  # uint8 (4, C, H, W): mean A, mean B, mean C, A - B + C
+    noise_half_width: float | None = None  # absolute half-width of the variations' noise
+    judged: dict[str, Any] | None = None  # what the judge sees in G(y), its variations and the pixel result
+    evaluation: dict[str, Any] | None = None
+    previews: torch.Tensor | None = field(default=None, repr=False)  # uint8 (rows, 6, C, H, W), see report.arithmetic
+    judge: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"judge": self.judge}
+        if self.concepts:
+            out["figure"] = {"concepts": [c.to_dict() for c in self.concepts], "noise_half_width": self.noise_half_width,
+                             "noise_definition": "variations are y + U[-noise_half_width, noise_half_width] per coordinate; "
+                                                 "noise_half_width = settings.noise * sd(z prior) / sd(U[-1, 1])",
+                             "y_norm": float(self.codes[0].norm()), "judged": self.judged}
+        if self.evaluation is not None:
+            out["evaluation"] = self.evaluation
+        return out
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.judged is not None:
+            j = self.judged
+            out.append(f"G(y) judged: {j['result']}; pixel-space result judged: {j['pixel']}")
+            sure = f"{j['confident']['count']} of {j['confident']['n']} of G(y) and its variations judged confidently"
+            if j["real_share"] is None:
+                out.append(f"  {sure}; realness unknown: the judge has no realness net")
+            else:
+                out.append(f"  {sure}, {100 * j['real_share']:.1f}% judged like the data "
+                           f"(pixel-space result: {'yes' if j['pixel_real_share'] else 'no'})")
+        ev = self.evaluation
+        if ev is None:
+            return out
+        n = ev["expressions"]
+        out.append(f"{n} random expressions (X with P) - (X without P) + (Y without P) -> (Y with P); share judged to have both target values:")
+        for m, r in ev["methods"].items():
+            s = r["success"]
+            real = "" if r["real_share"] is None else f", like the data {100 * r['real_share']:.1f}%"
+            out.append(f"  {m:<13} {100 * s['share']:5.1f}%  (95% CI {100 * s['ci95'][0]:.1f}-{100 * s['ci95'][1]:.1f}; "
+                       f"property right {100 * r['property_right']['share']:.1f}%, other factor right {100 * r['other_factor_right']['share']:.1f}%; "
+                       f"judged confidently {100 * r['judged_confidently']['share']:.1f}%{real})")
+        if any(r["real_share"] is None for r in ev["methods"].values()):
+            out.append("  realness unknown: the judge has no realness net, so results that look like no image may count")
+        c = ev["mean3_vs_single"]
+        out.append(f"  3-exemplar means beat single exemplars on {c['first_only']} expressions, lost on {c['second_only']} "
+                   f"(sign test p = {c['p_value']:.3g})")
+        if n < ev["requested"]:
+            out.append(f"  note: only {n} of {ev['requested']} expressions had enough exemplars in the pool; use a larger --pool")
+        return out
+
+
+def arithmetic(model: Model, settings: ArithmeticSettings | None = None, *, judge: Any = None, **options: Any) -> ArithmeticResult:
+    """Return y = mean(A) - mean(B) + mean(C) decoded with its variations and pixel baseline, and/or the judged measurement.
+
+    Concepts are seed lists ([1, 2, 3] or '1,2,3') or judge queries ('window=1,wall=red', which need ``judge``).
+    """
+    settings = ArithmeticSettings.build(settings, **options)
+    if settings.evaluate and judge is None:
+        raise UserError("--evaluate needs --judge JUDGE.pt to say what the results show")
+    result = ArithmeticResult(settings, model.describe(), judge=getattr(judge, "source", "judge") if judge is not None else None)
+    if settings.concepts:
+        s = settings
+        result.concepts = [resolve_concept(n, given, model, judge, s.exemplars, s.search_start, s.max_seeds, s.min_prob)
+                           for n, given in s.concepts]
+        codes = [model.codes(c.seeds) for c in result.concepts]
+        result.exemplar_images = [model.decode(z) for z in codes]
+        result.means = model.decode(torch.stack([latent.concept_mean(z) for z in codes]))
+        result.noise_half_width = noise_half_width(s.noise, model.z_dist)
+        result.codes = result_codes(*codes, s.variations, result.noise_half_width, s.seed)
+        result.images = model.decode(result.codes)
+        result.pixel = torch.stack([*(pixel_mean(e) for e in result.exemplar_images), pixel_arithmetic(*result.exemplar_images)])
+        if judge is not None:
+            probs, pix = judge.predict(result.images), judge.predict(result.pixel[-1:])
+            result.judged = {"result": judge.describe(probs, 0), "variations": [judge.describe(probs, i) for i in range(1, len(result.images))],
+                             "pixel": judge.describe(pix, 0), "confident": proportion(int(judge.confident(probs).sum()), len(result.images)),
+                             "real_share": real_share(probs), "pixel_real_share": real_share(pix)}
+    if settings.evaluate:
+        s = settings
+        result.evaluation, result.previews = evaluate(model, judge, s.evaluate, s.exemplars, s.pool, s.pool_start, s.min_prob, s.seed)
+    return result

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from dcgan.api import Model
 from dcgan.errors import UserError
+from dcgan.judges.tasks import real_share
 from dcgan.models import Generator
+from dcgan.report import Result
+from dcgan.seeds import seed_text
+from dcgan.settings.forget import ForgetSettings
 
 DEFAULT_LAYER = -3  # G.layers()[-3]: the second-highest conv layer's feature maps (see the module docstring)
 RENORM_SEEDS = range(200_000, 200_512)  # codes on which later BatchNorm statistics are re-estimated (see renorm_stats)
@@ -294,16 +300,12 @@ def localiser_boxes(judge: Any, images: torch.Tensor, obj: str) -> list[list[Box
 # The drop file (what `dcgan sample --drop` reads).
 
 
-def save_drop_file(path: str | Path, *, checkpoint: str, digest: str, layer: int, layer_name: str, channels: int,
-                   maps: Sequence[int], obj: str, renorm: Renorm | None = None, extra: dict[str, Any] | None = None) -> Path:
-    """Write the dropped-map set as JSON; return its path."""
-    record = {"format": DROP_FORMAT, "version": DROP_VERSION, "checkpoint": checkpoint, "digest": digest, "layer": layer,
-              "layer_name": layer_name, "channels": channels, "object": obj, "count": len(maps), "maps": [int(m) for m in maps],
-              **(extra or {}), "renorm": renorm}
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(record, indent=2) + "\n")
-    return p
+def drop_record(*, checkpoint: str, digest: str, layer: int, layer_name: str, channels: int, maps: Sequence[int], obj: str,
+                renorm: Renorm | None = None) -> dict[str, Any]:
+    """Return the dropped-map set as the JSON record that ``dcgan sample --drop`` reads (the writer saves it)."""
+    return {"format": DROP_FORMAT, "version": DROP_VERSION, "checkpoint": checkpoint, "digest": digest, "layer": layer,
+            "layer_name": layer_name, "channels": channels, "object": obj, "count": len(maps), "maps": [int(m) for m in maps],
+            "renorm": renorm}
 
 
 def load_drop_file(path: str | Path, g: Generator, digest: str | None = None) -> tuple[int, list[int], dict[str, Any]]:
@@ -344,11 +346,6 @@ def load_drop_file(path: str | Path, g: Generator, digest: str | None = None) ->
 ABSENT = ("0", "none", "no")  # a factor whose first value is one of these counts presence (window, bed, rug)
 
 
-def judged(judge: Any, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Return {factor: (N,) most likely value index} the judge gives ``images``."""
-    return judge.labels(judge.predict(images))
-
-
 def compare(judge: Any, before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Return per factor: share present before/after (presence factors), share of samples whose value is unchanged, histograms."""
     names = judge.value_names
@@ -383,26 +380,211 @@ def random_maps(channels: int, count: int, seed: int) -> list[int]:
     return sorted(int(m) for m in rng.choice(channels, size=min(count, channels), replace=False))
 
 
-def save_figure(path: str | Path, rows: list[tuple[str, torch.Tensor]], seeds: Sequence[int]) -> Path:
-    """Save the paper-style figure: one row of the same seeds per setting (e.g. original / maps dropped / control)."""
-    import matplotlib
+Drops = dict[str, tuple[list[int], Renorm | None]]  # "dropped" / "control0" ... -> (maps, renorm statistics)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from dcgan.images import grid_tensor
+def measure(judge: Any, model: Model, layer: int, drops: Drops, seeds: Sequence[int], obj: str, batch_size: int = 256) -> dict[str, Any]:
+    """Return the judge's comparison of ``seeds`` before / after the drop ``drops['dropped']``, and the random controls' mean."""
+    g = model.generator
+    z = model.codes(seeds)
+    before_images = model.decode(z, batch_size)
+    with drop_maps(g, layer, *drops["dropped"]):
+        after_images = model.decode(z, batch_size)
+    probs = {"before": judge.predict(before_images), "dropped": judge.predict(after_images)}
+    before = judge.labels(probs["before"])
+    result: dict[str, Any] = {"seeds": seed_text(seeds), "count": len(seeds), "dropped": compare(judge, before, judge.labels(probs["dropped"]))}
+    has_pixels = judge.localiser is not None and obj in judge.localiser.objects
 
-    images = torch.cat([r for _, r in rows])
-    grid = grid_tensor(images, nrow=len(seeds), padding=2)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 * len(seeds)) + 1.5, 1.0 * len(rows) + 0.6))
-    ax.imshow(grid.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if grid.shape[0] == 1 else None, interpolation="nearest")
-    cell = grid.shape[1] / len(rows)
-    ax.set_yticks([cell * (i + 0.5) for i in range(len(rows))], [name for name, _ in rows])
-    width = grid.shape[2] / len(seeds)
-    ax.set_xticks([width * (i + 0.5) for i in range(len(seeds))], [str(s) for s in seeds], fontsize=7)
-    ax.set_xlabel("seed")
-    fig.tight_layout()
-    p = Path(path)
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return p
+    def pixel_share(images: torch.Tensor) -> float:  # share of pixels the localiser finds showing the object
+        return float((judge.localiser.masks(images)[obj] > 0.5).float().mean())
+
+    draws, control_pixels, control_confident, control_real = [], [], [], []
+    for name, control in drops.items():
+        if name == "dropped":
+            continue
+        with drop_maps(g, layer, *control):
+            images = model.decode(z, batch_size)
+        control_probs = judge.predict(images)
+        draws.append(compare(judge, before, judge.labels(control_probs)))
+        control_confident.append(float(judge.confident(control_probs).float().mean()))
+        control_real.append(real_share(control_probs))
+        if has_pixels:
+            control_pixels.append(pixel_share(images))
+    if draws:
+        result["control"] = mean_of(draws)
+        result["control_draws"] = draws
+    # Still rooms? The share of samples the judge is confident about on every head, before and after.
+    result["confident_share"] = {k: float(judge.confident(p).float().mean()) for k, p in probs.items()}
+    if control_confident:
+        result["confident_share"]["control"] = float(np.mean(control_confident))
+    # Beside it, the share judged like the data (realness > 0.9); None when the judge has no realness net.
+    result["real_share"] = None if real_share(probs["before"]) is None else {k: real_share(p) for k, p in probs.items()}
+    if result["real_share"] is not None and control_real:
+        result["real_share"]["control"] = float(np.mean(control_real))
+    if has_pixels:
+        result["pixel_share"] = {"before": pixel_share(before_images), "dropped": pixel_share(after_images)}
+        if control_pixels:
+            result["pixel_share"]["control"] = float(np.mean(control_pixels))
+    return result
+
+
+def measure_lines(m: dict[str, Any], obj: str, count: int, channels: int) -> list[str]:
+    """Return the headline numbers of ``measure`` as printed lines."""
+    d, c = m["dropped"], m.get("control")
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
+
+    lines = []
+    ctrl = f"; {count} random maps: {pct(c[obj]['present_after'])}" if c and "present_after" in c[obj] else ""
+    if "present_before" in d[obj]:
+        lines.append(f"{obj}: {pct(d[obj]['present_before'])} of {m['count']} fresh samples before, {pct(d[obj]['present_after'])} "
+                     f"after dropping {count} of {channels} maps{ctrl}")
+    px = m.get("pixel_share")
+    if px:
+        ctl_px = f"; random maps: {100 * px['control']:.2f}%" if "control" in px else ""
+        lines.append(f"{obj} pixels (localiser): {100 * px['before']:.2f}% of the image before, {100 * px['dropped']:.2f}% after{ctl_px}")
+    sure, real = m["confident_share"], m.get("real_share")
+    ctl_sure = f", random maps {pct(sure['control'])}" if "control" in sure else ""
+    if real is None:
+        like = "realness unknown: the judge has no realness net"
+    else:
+        like = (f"judged like the data {pct(real['before'])} before, {pct(real['dropped'])} after"
+                + (f", random maps {pct(real['control'])}" if "control" in real else ""))
+    lines.append(f"judged confidently {pct(sure['before'])} before, {pct(sure['dropped'])} after{ctl_sure}; {like}")
+    for f, entry in d.items():
+        if f == obj:
+            continue
+        extra = f", present {pct(entry['present_before'])} -> {pct(entry['present_after'])}" if "present_before" in entry else ""
+        ctl = f" (control {pct(c[f]['kept'])})" if c else ""
+        lines.append(f"  {f}: same value kept in {pct(entry['kept'])}{ctl}{extra}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole tool: boxes -> regression -> drop set -> figure rows -> measurement.
+
+
+@dataclass
+class ForgetResult(Result):
+    """The drop set and how it was found, the figure's rows (same seeds, with and without the drop) and the judge's measurement."""
+
+    tool = "forget"
+    layer: int = DEFAULT_LAYER  # non-negative index into G.layers()
+    layer_name: str = ""
+    layer_shape: list[int] = field(default_factory=list)  # (maps, h, w) of that stage
+    boxes_source: str = ""
+    fit_seeds: list[int] = field(default_factory=list)
+    fit_boxes: list[list[Box]] = field(default_factory=list, repr=False)  # per fit seed
+    fit: dict[str, Any] = field(default_factory=dict, repr=False)  # fit_drop_set's output
+    dropped_maps: list[int] = field(default_factory=list)
+    control_maps: list[list[int]] = field(default_factory=list)
+    drop: dict[str, Any] = field(default_factory=dict, repr=False)  # the dropped.json record (drop_record)
+    figure_seeds: list[int] = field(default_factory=list)
+    figure_rows: list[tuple[str, torch.Tensor]] = field(default_factory=list, repr=False)  # (label, uint8 images of figure_seeds)
+    measure: dict[str, Any] | None = None  # measure()'s output, with a judge that knows the object
+    measure_skipped: str | None = None
+    judge: str | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.layer_shape[0] if self.layer_shape else 0
+
+    def summary(self) -> dict[str, Any]:
+        out = {"layer": self.layer, "layer_name": self.layer_name, "layer_shape": self.layer_shape, "channels": self.channels,
+               "boxes_source": self.boxes_source, "fit_seeds": self.fit_seeds,
+               "samples_with_boxes": sum(1 for b in self.fit_boxes if b), "boxes": sum(map(len, self.fit_boxes)),
+               "fit": self.fit, "dropped_maps": self.dropped_maps, "dropped_count": len(self.dropped_maps),
+               "control_maps": self.control_maps, "figure_seeds": self.figure_seeds, "judge": self.judge}
+        if self.measure is not None:
+            out["measure"] = self.measure
+        if self.measure_skipped is not None:
+            out["measure_skipped"] = self.measure_skipped
+        return out
+
+    def lines(self) -> list[str]:
+        s, fit = self.settings, self.fit
+        with_boxes = sum(1 for b in self.fit_boxes if b)
+        cv = fit["cv_accuracy"] if fit["cv_accuracy"] is None else round(fit["cv_accuracy"], 3)
+        h = self.layer_shape[-1]
+        lines = [f"{sum(map(len, self.fit_boxes))} {s.object} boxes on {with_boxes} of {len(self.fit_seeds)} samples ({self.boxes_source})",
+                 f"logistic regression on {self.layer_name} ({self.channels} maps, {h}x{h}): {fit['positives']} positives, "
+                 f"{fit['negatives']} negatives, held-out accuracy {cv}; {len(fit['maps'])} maps have a positive weight, "
+                 f"{len(self.dropped_maps)} are dropped"]
+        if self.measure is not None:
+            lines += measure_lines(self.measure, s.object, len(self.dropped_maps), self.channels)
+        elif self.measure_skipped is not None:
+            lines.append(f"not measured: {self.measure_skipped}")
+        return lines
+
+
+def fitting_boxes(model: Model, settings: ForgetSettings, judge: Any) -> tuple[list[int], list[list[Box]], str]:
+    """Return (seeds, boxes per seed, where they came from): the boxes file's seeds, or the localiser on ``settings.seeds``."""
+    if settings.boxes is not None:
+        obj, size, by_seed = load_boxes_file(settings.boxes)
+        if obj is not None and obj != settings.object:
+            raise UserError(f"boxes file {settings.boxes} shows {obj!r}, not --object {settings.object!r}")
+        if size is not None and size != model.image_size:
+            raise UserError(f"boxes file {settings.boxes} was drawn on {size}x{size} images; "
+                            f"this G makes {model.image_size}x{model.image_size}")
+        seeds = sorted(by_seed)
+        return seeds, [by_seed[s] for s in seeds], f"file {settings.boxes}"
+    seeds = list(settings.seeds)
+    boxes = localiser_boxes(judge, model.sample(seeds, settings.batch_size), settings.object)
+    return seeds, boxes, f"localiser of judge {judge_name(judge)}"
+
+
+def judge_name(judge: Any) -> str:
+    """Return how results name a judge: the path it was loaded from."""
+    return str(getattr(judge, "source", None) or getattr(judge, "path", None) or "judge")
+
+
+def forget(model: Model, settings: ForgetSettings | None = None, *, judge: Any = None, **options: Any) -> ForgetResult:
+    """Find and drop the feature maps of G that draw ``settings.object``; return the drop set, the figure rows and the measurement.
+
+    Boxes come from ``settings.boxes`` (a JSON file) or, without one, from ``judge``'s localiser on ``settings.seeds``;
+    a judge that knows the object also measures the effect on ``settings.eval_seeds``. G is left as it was; nothing is written.
+    """
+    s = ForgetSettings.build(settings, **options)
+    if s.boxes is None and judge is None:
+        raise UserError("give --boxes FILE (hand-drawn boxes) or --judge PATH (a rooms judge whose localiser finds them)")
+    g = model.generator
+    layer = resolve_layer(g, DEFAULT_LAYER if s.layer is None else s.layer)
+    name = layer_names(g)[layer]
+    seeds, boxes, source = fitting_boxes(model, s, judge)
+
+    # The logistic regression on the layer's feature vectors; the maps with a positive weight are dropped.
+    acts = layer_activations(g, model.codes(seeds), layer, s.batch_size)
+    where, y = sample_locations(boxes, model.image_size, acts.shape[-1], s.seed, s.negatives)
+    fit = fit_drop_set(features_at(acts, where), y, where[:, 0], s.c, s.seed)
+    maps, channels = strongest_maps(fit["weights"], s.max_maps), acts.shape[1]
+    controls = [random_maps(channels, len(maps), s.seed + 1 + i) for i in range(s.control_draws)]
+    renorm_z = model.codes(RENORM_SEEDS)
+
+    def with_stats(dropped: list[int]) -> tuple[list[int], Renorm | None]:
+        return dropped, renorm_stats(g, layer, dropped, renorm_z) if s.renorm else None
+
+    drops: Drops = {"dropped": with_stats(maps), **{f"control{i}": with_stats(c) for i, c in enumerate(controls)}}
+    result = ForgetResult(s, model.describe(), layer, name, list(acts.shape[1:]), source, seeds, boxes, fit, maps, controls,
+                          judge=judge_name(judge) if judge is not None else None)
+    result.drop = drop_record(checkpoint=str(model.path.resolve()), digest=model.payload["digest"], layer=layer, layer_name=name,
+                              channels=channels, maps=maps, obj=s.object, renorm=drops["dropped"][1])
+
+    # The figure: the same seeds without and with the dropped maps (and one random control).
+    with_object = [seed for seed, b in zip(seeds, boxes, strict=True) if b] or seeds
+    result.figure_seeds = with_object[: s.figure_count]
+    z = model.codes(result.figure_seeds)
+    result.figure_rows = [("original", model.decode(z, s.batch_size))]
+    with drop_maps(g, layer, *drops["dropped"]):
+        result.figure_rows.append((f"{len(maps)} maps dropped", model.decode(z, s.batch_size)))
+    if controls:
+        with drop_maps(g, layer, *drops["control0"]):
+            result.figure_rows.append((f"{len(maps)} random maps", model.decode(z, s.batch_size)))
+
+    # The measurement on fresh seeds, with the judge.
+    if judge is not None:
+        if s.object not in judge.value_names:
+            result.measure_skipped = f"the judge has no {s.object!r} factor"
+        else:
+            result.measure = measure(judge, model, layer, drops, s.eval_seeds, s.object, s.batch_size)
+    return result

@@ -14,19 +14,19 @@ Two protocols:
   (the paper's SVHN protocol: K=100, 10,000 validation images).
 
 BatchNorm mode during extraction: **eval** (running statistics gathered during training), so an image's
-features never depend on the other images of its batch. ``extract_features`` switches D to eval itself.
+features never depend on the other images of its batch; the extractor switches D to eval itself.
 
-Features are cached on disk, keyed by what determines them: the checkpoint's content digest (or the
-random D's weights), a digest of the exact uint8 images, and the extraction protocol below.
+Features come from the shared cache (``dcgan.features.cached_features``), keyed by what determines them:
+the checkpoint's content digest (or the random D's weights), a digest of the exact uint8 images, and the
+extraction protocol; they are read memory-mapped, so 50,000 x 7,168 floats need not fit in memory.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,114 +34,30 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dcgan.checkpoint import digest
-from dcgan.data import cache
+from dcgan.api import Model
 from dcgan.errors import UserError
-from dcgan.features import GRID, d_features, feature_split
-from dcgan.models import Discriminator, eval_mode
-
-BN_MODE = "eval"
-# Everything about extraction that changes the numbers; part of every cache key, so changing it here
-# invalidates old cache entries.
-PROTOCOL: dict[str, Any] = {
-    "version": 1,
-    "layers": "every conv block of D, after its activation",
-    "pool": f"adaptive max pool to {GRID}x{GRID}",
-    "batchnorm": BN_MODE,
-    "input": "uint8 / 127.5 - 1",
-    "dtype": "float32",
-}
-DEFAULT_C_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # small C are cheap to fit; CIFAR-10 picked 1e-5..1e-4, MNIST 1e-2
-DEFAULT_MAX_TRAIN = 5000
-CACHE_KIND = "probe-features"
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    """How the classifier is fitted and evaluated (saved with the results)."""
-
-    c_grid: tuple[float, ...] = DEFAULT_C_GRID  # C values tried on the validation split
-    val_fraction: float = 0.1  # all-labels protocol: share of the training pool held out to pick C
-    max_train: int | None = DEFAULT_MAX_TRAIN  # all-labels protocol: stratified subsample of the training split; None: all
-    max_test: int | None = None  # stratified subsample of the test split (speed)
-    labels_per_class: int | None = None  # few-label protocol: K labelled images per class
-    draws: int = 10  # few-label protocol: random draws of the K labels
-    val_size: int = 10_000  # few-label protocol: validation images split off once (the paper: 10,000)
-    all_labels: bool = True  # run the all-labels protocol
-    max_iter: int = 1000  # liblinear iterations per fit
-    tol: float = 1e-3  # liblinear stopping tolerance (sklearn's default 1e-4 is 10x stricter than needed here: same
-    # validation accuracy at 1.5-2.5x the time, measured on MNIST D features; liblinear's own default is 0.1 / 0.01)
-    seed: int = 0  # splits, subsamples and draws (the same for every feature set, so rows are paired)
-
-    def __post_init__(self) -> None:
-        if not self.c_grid or any(c <= 0 for c in self.c_grid):
-            raise UserError("--c-grid needs one or more positive values")
-        if not 0 < self.val_fraction < 1:
-            raise UserError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
-        for name in ("max_train", "max_test", "labels_per_class"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be positive, not {value}")
-        if self.draws < 1 or self.val_size < 1 or self.max_iter < 1 or self.tol <= 0:
-            raise UserError("--draws, --val-size and --max-iter must be positive")
-        if not self.all_labels and self.labels_per_class is None:
-            raise UserError("nothing to do: give --labels-per-class K, or drop --no-all-labels")
-
+from dcgan.features import (
+    Extractor,
+    cached_features,
+    describe_split,
+    discriminator_extractor,
+    pixels_extractor,
+)
+from dcgan.features.discriminator import BN_MODE, PROTOCOL
+from dcgan.models import Discriminator
+from dcgan.report import Result
+from dcgan.settings.probe import ProbeSettings
 
 # ----------------------------------------------------------------------------------------------------
 # Features
 
 
-def describe_split(d: Discriminator) -> str:
-    """Return 'total = a (conv1, c1 ch) + b (conv2, c2 ch) + ...' for D's features."""
-    parts = [f"{n} (conv{i + 1}, {n // (GRID * GRID)} ch)" for i, n in enumerate(feature_split(d))]
-    return f"{sum(feature_split(d))} = " + " + ".join(parts)
-
-
-def extract_features(d: Discriminator, images: torch.Tensor, batch_size: int = 256, out: np.ndarray | None = None,
-                     desc: str = "features") -> np.ndarray:
-    """Return (N, F) float32 features of uint8 images, D's BatchNorm in eval mode (D's own mode is restored)."""
-    n, dim = len(images), sum(feature_split(d))
-    out = np.empty((n, dim), np.float32) if out is None else out
-    d.to(memory_format=torch.channels_last)  # a layout change only: the same numbers, faster on CPU
-    with eval_mode(d):
-        for start in tqdm(range(0, n, batch_size), desc=desc, unit="batch", dynamic_ncols=True, leave=False):
-            batch = torch.as_tensor(images[start : start + batch_size])
-            out[start : start + len(batch)] = d_features(d, batch, batch_size).numpy()
-    return out
-
-
-def pixel_features(images: torch.Tensor) -> np.ndarray:
-    """Return (N, C*H*W) float32 raw pixels: the baseline every feature set must beat."""
-    return torch.as_tensor(images).reshape(len(images), -1).numpy().astype(np.float32)
-
-
-def data_identity(images: torch.Tensor) -> str:
-    """Return a SHA-256 of the exact uint8 images (shape included): the data part of a cache key."""
-    arr = np.ascontiguousarray(torch.as_tensor(images).numpy())
-    h = hashlib.sha256(f"{arr.shape}|{arr.dtype}|".encode())
-    for start in range(0, len(arr), 4096):  # chunks bound the temporary copy of memory-mapped data
-        h.update(np.ascontiguousarray(arr[start : start + 4096]).data)
-    return h.hexdigest()
-
-
-def model_identity(d: Discriminator) -> str:
-    """Return a digest of D's architecture and weights, for D's that do not come from a checkpoint."""
-    return "weights:" + digest({"model": asdict(d.cfg), "state": d.state_dict()})
-
-
-def feature_cache_path(model_id: str, data_id: str, root: Path | None = None) -> Path:
-    """Return where the features of (model, data) under the current PROTOCOL are cached."""
-    key = cache.cache_key(model_id, data_id, PROTOCOL)
-    return (root / f"{key}.npy") if root is not None else cache.cached_array_path(CACHE_KIND, key)
-
-
 @dataclass
-class Features:
-    """One feature set of the training and test images."""
+class FeatureSet:
+    """One feature space's features of the training and test images."""
 
     name: str
-    train: np.ndarray
+    train: np.ndarray  # memory-mapped when it came from the cache
     test: np.ndarray
     split: list[int] = field(default_factory=list)  # per-layer feature counts ([] for pixels)
     cached: bool = False  # True when both came from the on-disk cache
@@ -152,33 +68,13 @@ class Features:
         return self.train.shape[1]
 
 
-def cached_features(d: Discriminator, images: torch.Tensor, model_id: str, use_cache: bool = True,
-                    cache_root: Path | None = None, batch_size: int = 256, desc: str = "features") -> tuple[np.ndarray, bool, Path | None]:
-    """Return (features, came_from_cache, cache_file) for uint8 images; compute and store them on a miss."""
-    if not use_cache:
-        return extract_features(d, images, batch_size, desc=desc), False, None
-    data_id = data_identity(images)
-    path = feature_cache_path(model_id, data_id, cache_root)
-    meta = cache.read_meta(path)
-    dim = sum(feature_split(d))
-    if meta is not None and meta.get("shape") == [len(images), dim]:
-        return cache.open_array(path), True, path
-    array, tmp = cache.new_array(path, (len(images), dim), np.float32)
-    try:
-        extract_features(d, images, batch_size, out=array, desc=desc)
-        cache.publish(array, tmp, path, {"model": model_id, "data": data_id, "protocol": PROTOCOL, "shape": [len(images), dim]})
-    finally:
-        tmp.unlink(missing_ok=True)
-    return cache.open_array(path), False, path
-
-
-def d_feature_set(name: str, d: Discriminator, model_id: str, train_images: torch.Tensor, test_images: torch.Tensor,
-                  use_cache: bool = True, cache_root: Path | None = None, batch_size: int = 256) -> Features:
-    """Return the (cached) features of D on the training and test images."""
-    train, hit_train, p_train = cached_features(d, train_images, model_id, use_cache, cache_root, batch_size, f"{name}: train")
-    test, hit_test, p_test = cached_features(d, test_images, model_id, use_cache, cache_root, batch_size, f"{name}: test")
-    paths = [str(p) for p in (p_train, p_test) if p is not None]
-    return Features(name, train, test, feature_split(d), hit_train and hit_test, paths)
+def feature_set(name: str, extractor: Extractor, train_images: torch.Tensor, test_images: torch.Tensor,
+                use_cache: bool = True, cache_root: Path | None = None) -> FeatureSet:
+    """Return the (cached, memory-mapped) features of the training and test images under ``extractor``."""
+    got = [cached_features(extractor, images, desc=f"{name}: {which}", use_cache=use_cache, mmap=True, root=cache_root)
+           for which, images in (("train", train_images), ("test", test_images))]
+    return FeatureSet(name, got[0].features, got[1].features, list(extractor.split), all(g.hit for g in got),
+                      [str(g.path) for g in got if g.path is not None])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -375,7 +271,7 @@ def probe_few_labels(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarra
             "C_at_grid_edge": len(settings.c_grid) > 1 and any(c in (min(settings.c_grid), max(settings.c_grid)) for c in chosen_c)}
 
 
-def probe(features: Features, y_train: np.ndarray, y_test: np.ndarray, settings: ProbeSettings) -> dict[str, Any]:
+def probe_row(features: FeatureSet, y_train: np.ndarray, y_test: np.ndarray, settings: ProbeSettings) -> dict[str, Any]:
     """Return one table row: the protocols ``settings`` asks for, run on one feature set."""
     log = FitLog()
     start = time.perf_counter()
@@ -438,9 +334,6 @@ def margins(rows: list[dict[str, Any]], against: str = "random D") -> dict[str, 
 # The whole probe
 
 
-BASELINES = ("random", "pixels")
-
-
 def labels_of(data: Any, factor: str, what: str) -> np.ndarray:
     """Return the integer labels of ``factor`` in ``data`` (an ImageData), or a UserError saying what exists."""
     if not data.labels:
@@ -451,17 +344,17 @@ def labels_of(data: Any, factor: str, what: str) -> np.ndarray:
     return data.labels[factor].numpy().astype(np.int64)
 
 
-def run_probe(d: Discriminator, model_id: str, train: Any, test: Any, settings: ProbeSettings, label: str = "label",
-              baselines: Sequence[str] = BASELINES, random_seed: int = 0, use_cache: bool = True,
-              cache_root: Path | None = None, batch_size: int = 256,
+def run_probe(d: Discriminator, model_id: str, train: Any, test: Any, settings: ProbeSettings,
               echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Return the full report (table rows, margins, settings) of the probe of ``d`` and the baselines."""
+    """Return the full report (table rows, margins, protocol) of the probe of ``d`` and the baselines.
+
+    ``train`` and ``test`` are labelled ImageData at D's size; ``model_id`` names D's weights for the cache
+    (e.g. ``checkpoint:<digest>``); ``echo`` receives progress lines.
+    """
     from dcgan.models import build_models
 
-    unknown = set(baselines) - set(BASELINES)
-    if unknown:
-        raise UserError(f"unknown baseline(s) {sorted(unknown)}: choose from {', '.join(BASELINES)}")
     start = time.perf_counter()
+    label = settings.label
     y_train, y_test = labels_of(train, label, "training"), labels_of(test, label, "test")
     missing = set(np.unique(y_test)) - set(np.unique(y_train))
     if missing:
@@ -474,31 +367,92 @@ def run_probe(d: Discriminator, model_id: str, train: Any, test: Any, settings: 
         test_images, y_test = test_images[keep], y_test[keep.numpy()]
     echo(f"data: train {train.description}, test {len(y_test)} images; {len(np.unique(y_train))} classes of {label!r}")
     echo(f"features: {describe_split(d)}; BatchNorm in {BN_MODE} mode (running statistics)")
-    nets = [("trained D", d, model_id)]
-    if "random" in baselines:
-        _, d_random = build_models(d.cfg, seed=random_seed)
-        d_random = d_random.to(next(d.parameters()).device)
-        nets.append(("random D", d_random, model_identity(d_random)))
+    spaces = [("trained D", discriminator_extractor(d, identity=model_id, origin="the probed D", batch_size=settings.batch_size))]
+    if "random" in settings.baselines:
+        _, d_random = build_models(d.cfg, seed=settings.random_seed)
+        spaces.append(("random D", discriminator_extractor(d_random, origin=f"random-init D (seed {settings.random_seed})",
+                                                           device=next(d.parameters()).device, batch_size=settings.batch_size)))
+    if "pixels" in settings.baselines:
+        spaces.append(("pixels", pixels_extractor(train.channels, train.image_size)))
     rows, cache_files = [], []
-    for name, net, ident in nets:
-        feats = d_feature_set(name, net, ident, train.images, test_images, use_cache, cache_root, batch_size)
+    for name, extractor in spaces:
+        feats = feature_set(name, extractor, train.images, test_images, settings.cache)
         cache_files += feats.cache_paths
         echo(f"{name}: {feats.dim} features" + (" (from cache)" if feats.cached else "") + "; fitting the SVMs")
-        rows.append(probe(feats, y_train, y_test, settings))
+        rows.append(probe_row(feats, y_train, y_test, settings))
         del feats
-    if "pixels" in baselines:
-        feats = Features("pixels", pixel_features(train.images), pixel_features(test_images))
-        echo(f"pixels: {feats.dim} features; fitting the SVMs")
-        rows.append(probe(feats, y_train, y_test, settings))
     return {
         "rows": rows,
         "margin_over_random_D": margins(rows, "random D"),
         "margin_over_pixels": margins(rows, "pixels"),
-        "settings": {**asdict(settings), "c_grid": list(settings.c_grid), "label": label, "baselines": list(baselines),
-                     "random_D_seed": random_seed},
         "protocol": {**PROTOCOL, "standardisation": "per-feature mean/std of the training images",
                      "classifier": "sklearn LinearSVC(loss='squared_hinge', penalty='l2', dual='auto'), one-vs-rest",
                      "C_selection": "validation split carved from the training data; ties go to the smaller C"},
         "n_train": len(y_train), "n_test": len(y_test), "cache_files": cache_files,
         "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+@dataclass
+class ProbeResult(Result):
+    """The probe's table (one row per feature set), the trained D's margins over the baselines, and the protocol."""
+
+    tool = "probe"
+    report: dict[str, Any] = field(default_factory=dict)  # what run_probe returns
+    data: dict[str, Any] = field(default_factory=dict)  # the labelled data used: spec and description per split
+    log: list[str] = field(default_factory=list)  # progress lines, in order
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.report["rows"]
+
+    @property
+    def table(self) -> str:
+        return format_table(self.rows)
+
+    def summary(self) -> dict[str, Any]:
+        return {"data": self.data, "table": self.table.splitlines(), **self.report}
+
+    def lines(self) -> list[str]:
+        out = [*self.log, *self.table.splitlines()]
+        for key, what in (("margin_over_random_D", "random D"), ("margin_over_pixels", "pixels")):
+            m = self.report[key]
+            if "all_labels_accuracy_points" in m:
+                out.append(f"trained D vs {what}, all labels: {m['all_labels_accuracy_points']:+.2f} accuracy points")
+            if "few_labels_error_points" in m:
+                out.append(f"trained D vs {what}, few labels: {-m['few_labels_error_points']:+.2f} error points")
+        edge = [r["features"] for r in self.rows if any(r.get(p, {}).get("C_at_grid_edge") for p in ("all_labels", "few_labels"))]
+        if edge:
+            out.append(f"note: the chosen C sits at the edge of --c-grid for {', '.join(edge)}; a wider grid may do better")
+        return out
+
+
+def _labelled(model: Model, spec: str | None, given: Any, settings: ProbeSettings, flag: str) -> Any:
+    """Return labelled ImageData: ``given``, or ``spec`` loaded and fitted to what D was trained on (size, channels)."""
+    from dcgan.config import DataConfig
+    from dcgan.data import load_data
+
+    if given is not None:
+        return given
+    if spec is None:
+        raise UserError(f"the probe needs labelled {flag[2:]} images: give {flag} SPEC (e.g. mnist.npz{':test' if flag == '--test' else ''})")
+    return load_data(DataConfig(spec=spec, data_root=settings.data_root, image_size=model.image_size, channels=model.channels))
+
+
+def probe(model: Model, settings: ProbeSettings | None = None, *, train_data: Any = None, test_data: Any = None,
+          **options: Any) -> ProbeResult:
+    """Return the linear probe of the model's D (and the baselines) on labelled data; writes nothing but the feature cache.
+
+    ``train_data`` / ``test_data`` (labelled ImageData at the model's size) replace ``settings.train`` / ``.test``.
+    """
+    from dcgan.device import cpu_threads
+
+    settings = ProbeSettings.build(settings, **options)
+    train = _labelled(model, settings.train, train_data, settings, "--train")
+    test = _labelled(model, settings.test, test_data, settings, "--test")
+    log: list[str] = []
+    with cpu_threads(settings.threads, blas=True):
+        report = run_probe(model.discriminator, f"checkpoint:{model.payload['digest']}", train, test, settings, log.append)
+    data = {"train": settings.train or train.description, "test": settings.test or test.description,
+            "train_description": train.description, "test_description": test.description}
+    return ProbeResult(settings, model.describe(), report, data, log)

@@ -20,15 +20,19 @@ share of those images' pixels inside the masks).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dcgan.api import Model
 from dcgan.data.base import to_unit_range
 from dcgan.errors import UserError
-from dcgan.models import Discriminator, eval_mode
+from dcgan.models import Discriminator, build_models, eval_mode
+from dcgan.report import Result
+from dcgan.settings.visualize import VisualizeSettings
 
 POINTING_OBJECTS = ("window", "bed")
 MASK_THRESHOLD = 0.5  # a pixel belongs to an object when its mask coverage is above this
@@ -141,12 +145,6 @@ def saliency_peaks(grads: torch.Tensor) -> torch.Tensor:
     return torch.stack([flat // width, flat % width], 1)
 
 
-def gradient_pictures(grads: torch.Tensor) -> torch.Tensor:
-    """Return uint8 (B, C, H, W) pictures of gradients: grey is zero, each map scaled by its 99th percentile |value|."""
-    scale = grads.abs().flatten(1).quantile(0.99, dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-    return ((0.5 + 0.5 * grads / scale).clamp(0, 1) * 255).round().to(torch.uint8)
-
-
 @dataclass
 class UnitViews:
     """Guided back-propagation of units on their top images, for one D."""
@@ -224,7 +222,7 @@ def pointing_game(views: UnitViews, masks: dict[str, torch.Tensor], images: torc
 
 
 # ---------------------------------------------------------------------------------------------------
-# Data, figure and the whole analysis (what `dcgan visualize` runs).
+# Data and the whole analysis (what `dcgan visualize` runs).
 
 
 def search_images(spec: str, data_root: str | None, image_size: int, channels: int, count: int) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None, str]:
@@ -248,29 +246,81 @@ def search_images(spec: str, data_root: str | None, image_size: int, channels: i
     return data.images, None, data.description
 
 
-def save_figure(path: str, panels: list[tuple[str, UnitViews]], images: torch.Tensor, with_images: bool = False) -> None:
-    """Save panels side by side, one row per unit: its guided back-propagation (or its top images) on its top images."""
-    import matplotlib
+@dataclass
+class VisualizeResult(Result):
+    """The searched images, per D (random, trained) the chosen units' views and top images, and the pointing game."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    tool = "visualize"
+    layer: int = 0  # non-negative index into D's conv blocks
+    data: str = ""  # the data spec searched (or a note that the images came from Python)
+    data_description: str = ""
+    images: torch.Tensor = field(default=None, repr=False)  # uint8 (N, C, H, W): the searched images
+    panels: list[tuple[str, UnitViews]] = field(default_factory=list, repr=False)  # (title, views): random D, trained D
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # per D: channels, top_images, responses[, pointing]
+    chance_all_images: float | None = None  # share of all searched pixels inside an object mask
+    pointing_skipped: str | None = None
 
-    from dcgan.images import grid_tensor
+    def summary(self) -> dict[str, Any]:
+        out = {"data": self.data, "data_description": self.data_description, "images": len(self.images), "layer": self.layer,
+               "units": list(self.settings.units), "models": self.models}
+        if self.chance_all_images is not None:
+            out["chance_all_images"] = self.chance_all_images
+        if self.pointing_skipped is not None:
+            out["pointing_skipped"] = self.pointing_skipped
+        return out
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6.5 * panels[0][1].image_index.shape[0] / panels[0][1].image_index.shape[1] + 0.9), squeeze=False)
-    for ax, (title, views) in zip(axes[0], panels, strict=True):
-        u, k = views.image_index.shape
-        if with_images:
-            pictures = images[views.image_index.reshape(-1)]
-        else:
-            assert views.grads is not None
-            pictures = gradient_pictures(views.grads.flatten(0, 1))
-        grid = grid_tensor(pictures, nrow=k, padding=2)
-        ax.imshow(grid.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if grid.shape[0] == 1 else None, interpolation="nearest")
-        cell = grid.shape[1] / u
-        ax.set_yticks([cell * (i + 0.5) for i in range(u)], [f"unit {v}" for v in views.units])
-        ax.set_xticks([])
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    def lines(self) -> list[str]:
+        lines = [f"searched {len(self.images)} images: {self.data_description}"]
+        for name, entry in self.models.items():
+            p = entry.get("pointing")
+            if p:
+                lines.append(f"{name} D: saliency peak on a window or bed in {100 * p['hit_rate']:.1f}% of {p['trials']} top responses "
+                             f"({p['units']} units x {self.settings.top_k}); chance {100 * p['chance']:.1f}%, "
+                             f"the images' strongest edge {100 * p['edge_hit_rate']:.1f}%")
+        if self.pointing_skipped:
+            lines.append(f"no pointing game: {self.pointing_skipped}")
+        return lines
+
+
+def visualize(model: Model, settings: VisualizeSettings | None = None, *, images: torch.Tensor | None = None,
+              masks: dict[str, torch.Tensor] | None = None, **options: Any) -> VisualizeResult:
+    """Return guided back-propagation of D's units on their top real images, beside a random D's, and the pointing game.
+
+    The images searched are ``settings.data`` (default: the checkpoint's training data), or the first
+    ``settings.num_images`` of ``images`` (uint8, the model's size) when given, with ``masks``
+    ({object: (N, H, W) coverage}) for the pointing game. Nothing is written.
+    """
+    from dcgan.judges import check_images
+
+    s = VisualizeSettings.build(settings, **options)
+    trained = model.discriminator
+    random_d = build_models(model.config, seed=s.random_seed)[1].to(model.device).eval()
+    layer = check_layer(trained, s.layer)
+    if images is None:
+        data = model.run_config.data
+        spec = s.data or data.spec
+        images, masks, description = search_images(spec, s.data_root or data.data_root, model.image_size, model.channels, s.num_images)
+    else:
+        check_images(images, model.image_size, model.channels, "this D")
+        images = images[: s.num_images]
+        masks = {name: m[: s.num_images] for name, m in masks.items()} if masks else None
+        spec, description = "images given", f"{len(images)} images given in Python" + (" with object masks" if masks else "")
+    result = VisualizeResult(s, model.describe(), layer, spec, description, images)
+    for name, d in (("random", random_d), ("trained", trained)):
+        responses = unit_responses(d, images, layer, s.batch_size)
+        channels = responses[0].shape[1]
+        views = unit_views(d, images, layer, list(s.units), s.top_k, responses, s.batch_size)
+        entry: dict[str, Any] = {"channels": channels, "top_images": views.image_index.tolist(),
+                                 "responses": [[round(v, 4) for v in row] for row in views.response.tolist()]}
+        if masks is not None and s.pointing:
+            chosen = list(range(channels)) if s.pointing_units == "all" else list(s.pointing_units)
+            every = unit_views(d, images, layer, chosen, s.top_k, responses, s.batch_size, keep_grads=False)
+            entry["pointing"] = pointing_game(every, masks, images)
+        result.models[name] = entry
+        result.panels.append((f"{name} D, layer {layer}", views))
+    if masks is not None:
+        union = torch.stack([m > MASK_THRESHOLD for m in masks.values()]).any(0)
+        result.chance_all_images = float(union.float().mean())
+    elif s.pointing:
+        result.pointing_skipped = "the pointing game needs rooms data (object masks)"
+    return result

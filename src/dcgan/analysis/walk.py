@@ -6,6 +6,8 @@ structure rather than memorised images; a judge turns "smooth" into two numbers:
 
 - confident share: the share of the walk's distinct frames that the judge labels confidently
   (max probability > 0.9 on every head), i.e. frames that look like a valid scene, not a blend;
+  beside it the real share, frames whose realness is > 0.9 (None for a judge without a realness net),
+  so that a walk through garbage the heads happen to be sure of does not pass for a smooth one;
 - returns ("flicker"): along a segment, per factor, the judged value (argmax) forms a sequence; a *return*
   is a change *to a value that already appeared earlier in that segment* (red -> blue -> red counts one,
   0 -> 1 -> 2 -> 1 counts one). A smooth walk changes each factor at most once per segment when its two
@@ -19,14 +21,17 @@ structure rather than memorised images; a judge turns "smooth" into two numbers:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from dcgan.images import grid_tensor, to_pil
+from dcgan.api import Model
 from dcgan.judges import CONFIDENT
-from dcgan.latent import path, z_from_seeds
+from dcgan.judges.tasks import judged_real
+from dcgan.latent import default_mode, path, path_typicality, z_from_seeds
+from dcgan.report import Result
+from dcgan.settings.walk import WalkSettings
 
 
 def walk_codes(seeds: Sequence[int], z_dim: int, z_dist: str, steps: int, mode: str) -> torch.Tensor:
@@ -56,6 +61,8 @@ def judge_walk(judge: Any, images: torch.Tensor, seed: int = 0) -> dict[str, Any
     segments, steps = images.shape[:2]
     probs = judge.predict(images.flatten(0, 1))
     confident = judge.confident(probs).view(segments, steps)
+    real = judged_real(probs)
+    real = None if real is None else real.view(segments, steps)
     labels = {f: p.argmax(1).view(segments, steps) for f, p in probs.items()}
     sure = {f: (p.max(1).values > CONFIDENT).view(segments, steps) for f, p in probs.items()}
     gen = torch.Generator().manual_seed(seed)
@@ -64,7 +71,8 @@ def judge_walk(judge: Any, images: torch.Tensor, seed: int = 0) -> dict[str, Any
     for s in range(segments):
         # The control: inner frames in random order, ends kept (one permutation per segment, shared by all factors).
         order = torch.cat([torch.tensor([0]), torch.randperm(steps - 2, generator=gen) + 1, torch.tensor([steps - 1])]) if steps > 2 else torch.arange(steps)
-        seg: dict[str, Any] = {"confident_share": float(confident[s].float().mean()), "changes": 0, "returns": 0, "confident_returns": 0,
+        seg: dict[str, Any] = {"confident_share": float(confident[s].float().mean()),
+                               "real_share": None if real is None else float(real[s].float().mean()), "changes": 0, "returns": 0, "confident_returns": 0,
                                "shuffled_returns": 0, "ends_differ": 0, "factors": {}}
         for f, lab in labels.items():
             changes, returns = changes_and_returns(lab[s].tolist())
@@ -77,11 +85,13 @@ def judge_walk(judge: Any, images: torch.Tensor, seed: int = 0) -> dict[str, Any
             seg["factors"][f] = {"values": [names[f][int(v)] for v in lab[s]], "changes": changes, "returns": returns,
                                  "confident_returns": confident_returns}
         per_segment.append(seg)
-    distinct = torch.cat([confident[0], *[c[1:] for c in confident[1:]]])
+    distinct = distinct_frames(confident)
     return {
         "frames": int(len(distinct)),
         "confident_share": float(distinct.float().mean()),
+        "real_share": None if real is None else float(distinct_frames(real).float().mean()),
         "confident_by_step": confident.float().mean(0).tolist(),  # position along the segment: does the middle dip?
+        "real_by_step": None if real is None else real.float().mean(0).tolist(),
         "returns_per_segment": sum(s["returns"] for s in per_segment) / segments,
         "segments_with_returns": sum(s["returns"] > 0 for s in per_segment) / segments,
         "confident_returns_per_segment": sum(s["confident_returns"] for s in per_segment) / segments,
@@ -99,10 +109,13 @@ def summarise_walks(walks: Sequence[dict[str, Any]]) -> dict[str, Any]:
     segments = [s for w in walks for s in w["segments"]]
     n = len(segments)
     factors = walks[0]["returns_by_factor"]
+    known = all(w.get("real_share") is not None for w in walks)  # None: the judge has no realness net
     return {
         "walks": len(walks), "segments": n, "frames": frames,
         "confident_share": sum(w["confident_share"] * w["frames"] for w in walks) / frames,
+        "real_share": sum(w["real_share"] * w["frames"] for w in walks) / frames if known else None,
         "confident_by_step": torch.tensor([s["confident_by_step"] for s in walks]).mean(0).tolist(),
+        "real_by_step": torch.tensor([s["real_by_step"] for s in walks]).mean(0).tolist() if known else None,
         "returns_per_segment": sum(s["returns"] for s in segments) / n,
         "segments_with_returns": sum(s["returns"] > 0 for s in segments) / n,
         "confident_returns_per_segment": sum(s["confident_returns"] for s in segments) / n,
@@ -114,18 +127,52 @@ def summarise_walks(walks: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def save_walk_grid(images: torch.Tensor, path: Path) -> Path:
-    """Save a walk (S, T, C, H, W) as one grid, one row per segment (the paper's figure); return the path."""
-    to_pil(grid_tensor(images.flatten(0, 1), nrow=images.shape[1])).save(path)
-    return path
+@dataclass
+class WalkResult(Result):
+    """Each walk's frames (S segments x T steps) and codes, how typical the codes are, and the judge's view."""
+
+    tool = "walk"
+    mode: str = "slerp"
+    images: list[torch.Tensor] = field(default_factory=list, repr=False)  # per walk: uint8 (S, T, C, H, W)
+    codes: list[torch.Tensor] = field(default_factory=list, repr=False)  # per walk: (S, T, z_dim)
+    walks: list[dict[str, Any]] = field(default_factory=list)  # per walk: seeds, typicality, judge numbers
+    typicality_endpoints: dict[str, float] = field(default_factory=dict)
+    judge: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        out = {"mode": self.mode, "walks": self.walks, "typicality_endpoints": self.typicality_endpoints, "judge": self.judge}
+        if self.judge is not None:
+            out["summary"] = summarise_walks([w["judge"] for w in self.walks])
+        return out
+
+    def lines(self) -> list[str]:
+        if self.judge is None:
+            return []
+        s = summarise_walks([w["judge"] for w in self.walks])
+        real = ("realness unknown: the judge has no realness net" if s["real_share"] is None
+                else f"{100 * s['real_share']:.1f}% judged like the data")
+        return [f"{s['walks']} walk(s), {s['segments']} segments, {s['frames']} frames ({self.mode}): "
+                f"{100 * s['confident_share']:.1f}% judged confidently ({real}); {s['returns_per_segment']:.2f} returns per segment "
+                f"({100 * s['segments_with_returns']:.1f}% of segments flicker; {s['confident_returns_per_segment']:.2f} over confident "
+                f"frames only; {s['shuffled_returns_per_segment']:.2f} with the frames shuffled); {s['changes_per_segment']:.2f} changes "
+                f"per segment for {s['ends_differ_per_segment']:.2f} factors whose ends differ"]
 
 
-def save_walk_gif(images: torch.Tensor, path: Path, fps: float = 8.0, min_size: int = 128) -> Path:
-    """Save the walk's distinct frames as a looping animated GIF, enlarged (nearest) to at least ``min_size`` px."""
-    from PIL import Image
-
-    frames = distinct_frames(images)
-    scale = max(1, -(-min_size // frames.shape[-1]))
-    pics = [to_pil(f).convert("RGB").resize((f.shape[-1] * scale, f.shape[-2] * scale), Image.NEAREST) for f in frames]
-    pics[0].save(path, save_all=True, append_images=pics[1:], duration=max(1, round(1000 / fps)), loop=0)
-    return path
+def walk(model: Model, settings: WalkSettings | None = None, *, judge: Any = None, **options: Any) -> WalkResult:
+    """Return walks through the seeds ``settings`` names (frames, codes, typicality; judged when a judge is given)."""
+    settings = WalkSettings.build(settings, **options)
+    mode = default_mode(model.z_dist) if settings.mode == "auto" else settings.mode
+    result = WalkResult(settings, model.describe(), mode, judge=getattr(judge, "source", "judge") if judge is not None else None)
+    seed_lists = settings.seed_lists()
+    for w, seeds in enumerate(seed_lists):
+        z = walk_codes(seeds, model.z_dim, model.z_dist, settings.steps, mode)  # (S, T, z_dim)
+        images = model.decode(z.flatten(0, 1)).view(*z.shape[:2], model.channels, model.image_size, model.image_size)
+        entry: dict[str, Any] = {"seeds": list(seeds), "typicality": path_typicality(z, model.z_dist)}
+        if judge is not None:
+            entry["judge"] = judge_walk(judge, images, seed=w)
+        result.images.append(images)
+        result.codes.append(z)
+        result.walks.append(entry)
+    ends = sorted({s for seeds in seed_lists for s in seeds})
+    result.typicality_endpoints = path_typicality(z_from_seeds(ends, model.z_dim, model.z_dist), model.z_dist)
+    return result

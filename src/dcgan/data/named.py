@@ -3,10 +3,16 @@
 Looked up in this order, so that offline copies win: ``<root>/<name>.npz``; an image-folder tree
 ``<root>/<name>/<split>/``; an archive ``<root>/<name>*.tar*`` holding such a tree (extracted once into
 the cache); then torchvision's own file layout under ``<root>``, downloading only with ``--download``.
+
+MNIST and Fashion-MNIST are also read straight from the ``*-idx?-ubyte.gz`` files their sites ship, in
+torchvision's layout (``<root>/MNIST/raw/train-images-idx3-ubyte.gz``; ``FashionMNIST`` for Fashion-MNIST):
+torchvision reads only the uncompressed files and extracts the archives only inside ``download=True``,
+which checks the archives' checksums and goes to the network when they differ.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import tarfile
@@ -94,9 +100,41 @@ def _tv():
     return tvd
 
 
+IDX_UBYTE = 0x08  # the idx format's type code of unsigned bytes
+
+
+def read_idx_gz(path: Path, ndim: int) -> np.ndarray:
+    """Return the uint8 array of a gzip-compressed idx file (big-endian header: 0, 0, type, ndim, then the dims)."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise UserError(f"cannot read {path}: {exc}; fetch the file again") from None
+    if len(raw) < 4 or raw[0] or raw[1] or raw[2] != IDX_UBYTE or raw[3] != ndim:
+        raise UserError(f"{path} is not an idx file of {ndim}-dimensional unsigned bytes (header {raw[:4].hex()})")
+    shape = tuple(int(n) for n in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise UserError(f"{path} holds {data.size} bytes of data where its header {shape} says {int(np.prod(shape))}: truncated?")
+    return data.reshape(shape)
+
+
 def _mnist(name: str, _category: str, split: str, root: Path, download: bool, size: int, channels: int | None) -> Loaded:
     cls = _tv().MNIST if name == "mnist" else _tv().FashionMNIST
-    ds = cls(str(root), train=split == "train", download=download)
+    train = split == "train"
+    prefix = "train" if train else "t10k"
+    archives = [root / cls.__name__ / "raw" / f"{prefix}-{kind}-ubyte.gz" for kind in ("images-idx3", "labels-idx1")]
+    try:
+        ds = cls(str(root), train=train)  # torchvision's uncompressed raw files (or its legacy processed ones)
+    except RuntimeError:
+        if all(p.is_file() for p in archives):
+            images, labels = read_idx_gz(archives[0], 3), read_idx_gz(archives[1], 1)
+            if len(images) != len(labels):
+                raise UserError(f"{archives[0]} holds {len(images)} images but {archives[1]} {len(labels)} labels") from None
+            return torch.from_numpy(images.copy()).unsqueeze(1), {"label": torch.from_numpy(labels.astype(np.int64))}, {"label": list(cls.classes)}
+        if not download:
+            raise
+        ds = cls(str(root), train=train, download=True)
     return ds.data.unsqueeze(1), {"label": ds.targets.long()}, {"label": list(ds.classes)}
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from dcgan.errors import UserError
+from dcgan.settings.eval import PRDC_K  # defined with the settings, which check sample counts against it
 
 KID_SUBSETS = 100  # torch-fidelity's defaults (and the KID paper's)
 KID_SUBSET_SIZE = 1000
-PRDC_K = 5  # nearest neighbours defining each point's ball (Naeem et al. 2020 recommend 5)
 
 
 def feature_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:

@@ -1,20 +1,26 @@
-"""Metrics on features, and the whole evaluation of a checkpoint: samples -> features -> numbers + protocol."""
+"""Metrics on features, and the whole evaluation of a model: samples -> features -> numbers + protocol.
+
+``evaluate(model, settings) -> EvalResult`` is what ``dcgan eval`` runs; it writes nothing (the reference
+features go to the shared feature cache), and ``dcgan.report.save`` writes results.json.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from dcgan.errors import UserError
+from dcgan.api import Model
+from dcgan.features import Extractor, build_extractor, cached_features
 from dcgan.metrics import distances
-from dcgan.metrics.extractors import Extractor, build_extractor
-from dcgan.metrics.reference import cached_features, select_reference
+from dcgan.metrics.reference import select_reference
+from dcgan.report import Result
+from dcgan.settings.eval import EvalSettings, parse_metrics
 
 
 def _fd(gen: torch.Tensor, ref: torch.Tensor, ex: Extractor, seed: int) -> dict[str, float]:
@@ -30,7 +36,8 @@ def _prdc(gen: torch.Tensor, ref: torch.Tensor, ex: Extractor, seed: int) -> dic
     return {**distances.prdc(gen, ref), "prdc_k": distances.PRDC_K}
 
 
-# name -> (function(gen features, ref features, extractor, seed) -> numbers, lower is better?, help)
+# name -> (function(gen features, ref features, extractor, seed) -> numbers, lower is better?, help);
+# the names are settings.eval.METRIC_NAMES, which the settings check without importing torch
 METRICS: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor, Extractor, int], dict[str, float]], bool | None, str]] = {
     "fid": (_fd, True, "Fréchet distance of Gaussian fits (FID on Inception, FD-<extractor> otherwise)"),
     "kid": (_kd, True, "kernel (Inception) distance: unbiased MMD^2, cubic polynomial kernel, mean and std over subsets"),
@@ -43,15 +50,6 @@ METRIC_PROTOCOLS = {
     "kid": f"{distances.KID_SUBSETS} subsets of min({distances.KID_SUBSET_SIZE}, N) rows, kernel (x.y/F + 1)^3, unbiased MMD^2 (torch-fidelity); std is 0 when N <= {distances.KID_SUBSET_SIZE}",
     "prdc": f"k = {distances.PRDC_K} nearest neighbours, Euclidean (prdc package, Naeem et al. 2020)",
 }
-
-
-def parse_metrics(text: str | Sequence[str]) -> list[str]:
-    """Return the metric names in 'fid,kid,prdc', checked against the registry."""
-    names = [n.strip().lower() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
-    unknown = [n for n in names if n not in METRICS]
-    if unknown or not names:
-        raise UserError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(METRICS)}")
-    return list(dict.fromkeys(names))
 
 
 def compute_metrics(names: Sequence[str], gen: torch.Tensor, ref: torch.Tensor, extractor: Extractor, seed: int = 0) -> dict[str, float]:
@@ -76,95 +74,77 @@ def library_versions(extractor: Extractor) -> dict[str, str]:
     return versions
 
 
-@dataclasses.dataclass(frozen=True)
-class EvalSettings:
-    """What ``dcgan eval`` measures and on how many images."""
+@dataclass
+class EvalResult(Result):
+    """Every number of the chosen metrics, with the protocol that produced them, library versions and timings."""
 
-    metrics: tuple[str, ...] = ("fid", "kid", "prdc")
-    extractor: str = "inception"
-    num_samples: int = 5000  # generated images, seeds seed .. seed + num_samples - 1
-    num_ref: int | None = None  # real images (None: as many as num_samples, or all when fewer)
-    seed: int = 0  # first latent seed; also seeds KID's subsets
-    data: str | None = None  # reference data spec (None: the run's own training data)
-    data_root: str | None = None
-    batch_size: int = 256  # generator batch (does not change the images)
-    device: str = "auto"
+    tool = "eval"
+    results: dict[str, float] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        parse_metrics(self.metrics)
-        if self.num_samples < 2 or (self.num_ref is not None and self.num_ref < 2):
-            raise UserError("--num-samples and --num-ref must be at least 2")
-        if "prdc" in self.metrics and min(self.num_samples, self.num_ref or self.num_samples) < distances.PRDC_K + 2:
-            raise UserError(f"prdc with k={distances.PRDC_K} needs at least {distances.PRDC_K + 2} samples in each set")
-        if self.seed < 0 or self.batch_size < 1:
-            raise UserError("--seed must be non-negative and --batch-size positive")
+    def summary(self) -> dict[str, Any]:
+        return {"results": self.results, "protocol": self.protocol, "versions": self.versions, "timings": self.timings}
+
+    def lines(self) -> list[str]:
+        gen, ref = self.protocol["generated"], self.protocol["reference"]
+        out = [f"{self.source['checkpoint']} (step {self.source['step']}): {gen['count']} samples vs {ref['count']} real "
+               f"({ref['description']}), extractor {self.protocol['extractor']}"]
+        out += [f"  {name:>12s} {value:.6g}" for name, value in self.results.items() if not name.endswith(("_subset_size", "_subsets", "_k"))]
+        return out
 
 
-def evaluate_checkpoint(path: str | Path, settings: EvalSettings) -> dict[str, Any]:
-    """Return results.json's content for one checkpoint: every number, the protocol, versions and timings."""
-    from dcgan.checkpoint import generator_from_checkpoint, load_checkpoint, resolve_checkpoint, run_config
+def evaluate(model: Model, settings: EvalSettings | None = None, **options: Any) -> EvalResult:
+    """Return every number of ``settings.metrics`` for the model's samples against real images, with the protocol."""
     from dcgan.config import DataConfig
     from dcgan.data import load_data, split_spec
-    from dcgan.device import resolve_device
-    from dcgan.latent import z_from_seeds
-    from dcgan.sampling import generate
 
+    settings = EvalSettings.build(settings, **options)
     timings: dict[str, float] = {}
     tick = time.perf_counter()
-    ckpt = resolve_checkpoint(path)
-    payload = load_checkpoint(ckpt)
-    cfg = run_config(payload)
-    device = resolve_device(settings.device)
-    model = cfg.model
-    extractor = build_extractor(settings.extractor, channels=model.channels, image_size=model.image_size, payload=payload, device=device)
-
+    cfg, shape = model.run_config, model.config
+    extractor = build_extractor(settings.extractor, channels=model.channels, image_size=model.image_size, payload=model.payload,
+                                device=model.device)
     if settings.data:  # other data, fitted to the model's size and channels
         data_cfg = DataConfig(spec=settings.data, data_root=settings.data_root, image_size=model.image_size, channels=model.channels)
     else:  # the run's own training data, as it was trained on (same image count for procedural sources)
         data_cfg = dataclasses.replace(cfg.data, image_size=model.image_size, channels=model.channels,
                                        data_root=settings.data_root or cfg.data.data_root)
-    spec, data_root = data_cfg.spec, data_cfg.data_root
     data = load_data(data_cfg, seed=cfg.train.seed)
-    num_ref = settings.num_ref or settings.num_samples
-    ref_images, selection = select_reference(data.images, num_ref)
+    ref_images, selection = select_reference(data.images, settings.num_ref or settings.num_samples)
     timings["load_data_s"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    g = generator_from_checkpoint(payload, device)
     seeds = range(settings.seed, settings.seed + settings.num_samples)
-    images = generate(g, z_from_seeds(seeds, model.z_dim, model.z_dist), settings.batch_size)
+    images = model.sample(seeds, settings.batch_size)
     timings["generate_s"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
     gen_features = extractor.features(images, desc=f"{extractor.kind} features of generated images")
     timings["features_generated_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    ref_features, from_cache = cached_features(extractor, ref_images, {"data": data.description, "selection": selection},
-                                               desc=f"{extractor.kind} features of real images")
+    ref = cached_features(extractor, ref_images, {"data": data.description, "selection": selection},
+                          desc=f"{extractor.kind} features of real images")
     timings["features_reference_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    numbers = compute_metrics(settings.metrics, gen_features, ref_features, extractor, settings.seed)
+    numbers = compute_metrics(settings.metrics, gen_features, ref.tensor(), extractor, settings.seed)
     timings["metrics_s"] = time.perf_counter() - tick
 
-    source, split = split_spec(spec)
-    return {
-        "checkpoint": str(ckpt.resolve()),
-        "step": payload.get("step"),
-        "epoch": payload.get("epoch"),
-        "results": numbers,
-        "protocol": {
-            "extractor": extractor.spec,
-            "fd_reported_as": extractor.fd_name,
-            "extractor_protocol": extractor.protocol,
-            "feature_dim": int(gen_features.shape[1]),
-            "generated": {"count": len(images), "seeds": f"{seeds.start}-{seeds.stop - 1}", "z": f"{model.z_dim}-d {model.z_dist}",
-                          "generator_mode": "eval (BatchNorm running statistics)", "image_size": model.image_size, "channels": model.channels},
-            "reference": {"data": spec, "data_root": data_root, "source": source, "split": split, "description": data.description,
-                          "count": len(ref_images), "selection": selection, "features_from_cache": from_cache,
-                          "fitted_to": f"{model.image_size}x{model.image_size}x{model.channels} (centre crop, antialiased bilinear, like training)"},
-            "metrics": {name: METRIC_PROTOCOLS[name] for name in settings.metrics},
-            "device": str(device),
-        },
-        "versions": library_versions(extractor),
-        "timings": {k: round(v, 2) for k, v in timings.items()},
+    source, split = split_spec(data_cfg.spec)
+    protocol = {
+        "extractor": extractor.spec,
+        "fd_reported_as": extractor.fd_name,
+        "extractor_protocol": extractor.protocol,
+        "feature_dim": int(gen_features.shape[1]),
+        "generated": {"count": len(images), "seeds": f"{seeds.start}-{seeds.stop - 1}", "z": f"{shape.z_dim}-d {shape.z_dist}",
+                      "generator_mode": "eval (BatchNorm running statistics)", "averaged_generator": model.averaged,
+                      "image_size": model.image_size, "channels": model.channels},
+        "reference": {"data": data_cfg.spec, "data_root": data_cfg.data_root, "source": source, "split": split,
+                      "description": data.description, "count": len(ref_images), "selection": selection, "features_from_cache": ref.hit,
+                      "fitted_to": f"{model.image_size}x{model.image_size}x{model.channels} (centre crop, antialiased bilinear, like training)"},
+        "metrics": {name: METRIC_PROTOCOLS[name] for name in settings.metrics},
+        "device": str(model.device),
     }
+    return EvalResult(settings, model.describe(), numbers, protocol, library_versions(extractor),
+                      {k: round(v, 2) for k, v in timings.items()})

