@@ -24,11 +24,12 @@ import os
 import time
 from pathlib import Path
 
-from dcgan.analysis.probe import ProbeSettings, format_table, run_probe
+from dcgan.analysis.probe import format_table, run_probe
 from dcgan.checkpoint import discriminator_from_checkpoint, open_checkpoint, resolve_checkpoint
 from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.data import load_data
 from dcgan.device import cpu_threads
+from dcgan.settings.probe import ProbeSettings
 from dcgan.train import train
 
 REPO = Path(__file__).resolve().parents[1]
