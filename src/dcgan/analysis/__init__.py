@@ -17,10 +17,11 @@ from dcgan.analysis.direction import direction
 from dcgan.analysis.forget import forget
 from dcgan.analysis.memorization import memorization
 from dcgan.analysis.probe import probe
+from dcgan.analysis.project import project
 from dcgan.analysis.sample import sample
 from dcgan.analysis.visualize import visualize
 from dcgan.analysis.walk import walk
 from dcgan.metrics.evaluate import evaluate
 from dcgan.report import save
 
-__all__ = ["arithmetic", "direction", "evaluate", "forget", "memorization", "probe", "sample", "save", "visualize", "walk"]
+__all__ = ["arithmetic", "direction", "evaluate", "forget", "memorization", "probe", "project", "sample", "save", "visualize", "walk"]

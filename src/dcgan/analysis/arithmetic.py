@@ -42,6 +42,7 @@ import torch
 from dcgan import latent
 from dcgan.analysis.common import Concept, paired_comparison, proportion, resolve_concept
 from dcgan.api import Model
+from dcgan.codes import looks_like_codes, read_codes
 from dcgan.errors import UserError
 from dcgan.judges.tasks import real_share
 from dcgan.report import Result
@@ -72,6 +73,32 @@ def result_codes(za: torch.Tensor, zb: torch.Tensor, zc: torch.Tensor, variation
     """Return (variations + 1, z_dim): y = mean(A) - mean(B) + mean(C) first, then y + U[-half_width, half_width] variations."""
     y = latent.arithmetic(za, zb, zc)
     return torch.cat([y.unsqueeze(0), latent.uniform_noise(y, variations, half_width, seed)])
+
+
+@dataclass
+class CodeConcept(Concept):
+    """A concept given as codes of a projected.npz (real images projected by dcgan project) rather than seeds."""
+
+    codes: list[str] = field(default_factory=list)  # a label per code: the projected image's name and row
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "codes": self.codes}
+
+    def label(self) -> str:
+        return f"codes {self.text}"
+
+
+def concept_codes(name: str, given: Any, model: Model, judge: Any, count: int, start_seed: int = 0, max_seeds: int = 20_000,
+                  min_prob: float = 0.9) -> tuple[Concept, torch.Tensor]:
+    """Return a concept and its (k, z_dim) codes: seeds or a judge query (see ``resolve_concept``), or a codes reference.
+
+    Codes of a projected.npz are used as given, however few: one projected photo per concept is the point of projecting.
+    """
+    if looks_like_codes(given):
+        codes = read_codes(given, model)
+        return CodeConcept(name, codes.source, [], codes=codes.labels), codes.z
+    concept = resolve_concept(name, given, model, judge, count, start_seed, max_seeds, min_prob)
+    return concept, model.codes(concept.seeds)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -283,7 +310,8 @@ class ArithmeticResult(Result):
 def arithmetic(model: Model, settings: ArithmeticSettings | None = None, *, judge: Any = None, **options: Any) -> ArithmeticResult:
     """Return y = mean(A) - mean(B) + mean(C) decoded with its variations and pixel baseline, and/or the judged measurement.
 
-    Concepts are seed lists ([1, 2, 3] or '1,2,3') or judge queries ('window=1,wall=red', which need ``judge``).
+    Concepts are seed lists ([1, 2, 3] or '1,2,3'), judge queries ('window=1,wall=red', which need ``judge``) or codes of
+    real images projected by :func:`dcgan.analysis.project` ('projected.npz:0,1,2').
     """
     settings = ArithmeticSettings.build(settings, **options)
     if settings.evaluate and judge is None:
@@ -291,9 +319,9 @@ def arithmetic(model: Model, settings: ArithmeticSettings | None = None, *, judg
     result = ArithmeticResult(settings, model.describe(), judge=getattr(judge, "source", "judge") if judge is not None else None)
     if settings.concepts:
         s = settings
-        result.concepts = [resolve_concept(n, given, model, judge, s.exemplars, s.search_start, s.max_seeds, s.min_prob)
-                           for n, given in s.concepts]
-        codes = [model.codes(c.seeds) for c in result.concepts]
+        found = [concept_codes(n, given, model, judge, s.exemplars, s.search_start, s.max_seeds, s.min_prob) for n, given in s.concepts]
+        result.concepts = [c for c, _ in found]
+        codes = [z for _, z in found]
         result.exemplar_images = [model.decode(z) for z in codes]
         result.means = model.decode(torch.stack([latent.concept_mean(z) for z in codes]))
         result.noise_half_width = noise_half_width(s.noise, model.z_dist)

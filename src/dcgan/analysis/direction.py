@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
-from dcgan.analysis.common import Concept, proportion, resolve_concept
+from dcgan.analysis.arithmetic import concept_codes
+from dcgan.analysis.common import Concept, proportion
 from dcgan.api import Model
+from dcgan.codes import read_codes
 from dcgan.errors import UserError
 from dcgan.judges.tasks import judged_real
 from dcgan.report import Result
@@ -132,18 +134,23 @@ class DirectionResult(Result):
     groups: list[Concept] = field(default_factory=list)  # from, to
     exemplar_images: list[torch.Tensor] = field(default_factory=list, repr=False)  # per group: uint8 (k, C, H, W)
     direction: torch.Tensor | None = field(default=None, repr=False)  # (z_dim,) mean(to) - mean(from)
-    test_seeds: list[int] = field(default_factory=list)  # --seeds without the exemplar seeds
+    test_seeds: list[int] = field(default_factory=list)  # --seeds without the exemplar seeds (empty with --apply)
+    applied: list[str] = field(default_factory=list)  # with --apply: a label per projected code the direction is applied to
     grid: torch.Tensor | None = field(default=None, repr=False)  # uint8 (rows, scales, C, H, W)
     measurement: dict[str, Any] | None = None
     judge: str | None = None
 
     @property
     def grid_seeds(self) -> list[int]:
-        return self.test_seeds[: len(self.grid)] if self.grid is not None else []
+        return self.test_seeds[: len(self.grid)] if self.grid is not None and not self.applied else []
 
     def summary(self) -> dict[str, Any]:
-        return {"from": self.groups[0].to_dict(), "to": self.groups[1].to_dict(), "direction_norm": float(self.direction.norm()),
-                "test_seeds": len(self.test_seeds), "grid_seeds": self.grid_seeds, "judge": self.judge, "measurement": self.measurement}
+        out = {"from": self.groups[0].to_dict(), "to": self.groups[1].to_dict(), "direction_norm": float(self.direction.norm()),
+               "test_seeds": len(self.test_seeds), "grid_seeds": self.grid_seeds, "judge": self.judge, "measurement": self.measurement}
+        if self.applied:
+            out["applied_to"] = {"codes": self.settings.apply, "count": len(self.applied),
+                                 "grid_rows": self.applied[: len(self.grid)] if self.grid is not None else []}
+        return out
 
     def lines(self) -> list[str]:
         m = self.measurement
@@ -181,8 +188,8 @@ def judged_labels(model: Model, judge: Any, z: torch.Tensor, d: torch.Tensor,
 
 
 def measure(model: Model, judge: Any, settings: DirectionSettings, groups: list[Concept], exemplar_images: list[torch.Tensor],
-            d: torch.Tensor, test_seeds: list[int]) -> dict[str, Any]:
-    """Return the flip measurement of ``d`` over ``test_seeds`` and of a random direction of its length (the control)."""
+            d: torch.Tensor, z: torch.Tensor) -> dict[str, Any]:
+    """Return the flip measurement of ``d`` over the test codes ``z`` and of a random direction of its length (the control)."""
     if groups[1].query:
         targets = targets_from_query(judge, groups[1].query)
         source = f"the query {groups[1].query!r}"
@@ -193,7 +200,6 @@ def measure(model: Model, judge: Any, settings: DirectionSettings, groups: list[
         if not targets:
             raise UserError("the judge sees no factor whose most common value differs between --from and --to exemplars: nothing to measure")
     scales = sorted(set(settings.scales) | {0.0, 1.0})
-    z = model.codes(test_seeds)
     labels, sure, real = judged_labels(model, judge, z, d, scales)
     measured = measure_flips(labels, scales, targets, sure, real)
     labels, sure, real = judged_labels(model, judge, z, random_like(d, settings.seed), [0.0, 1.0])
@@ -212,23 +218,30 @@ def measure(model: Model, judge: Any, settings: DirectionSettings, groups: list[
 def direction(model: Model, settings: DirectionSettings | None = None, *, judge: Any = None, **options: Any) -> DirectionResult:
     """Return d = mean(to) - mean(from) applied to the test seeds at each scale; with a judge, the share of seeds it flips.
 
-    Groups are seed lists ([0, 1, 2, 3] or '0-3') or judge queries ('window=2', which need ``judge``); in Python
-    the --from group is ``from_`` (``from`` is a keyword).
+    Groups are seed lists ([0, 1, 2, 3] or '0-3'), judge queries ('window=2', which need ``judge``) or projected codes
+    ('projected.npz:0-3'); in Python the --from group is ``from_`` (``from`` is a keyword). ``apply='projected.npz'``
+    applies the direction to projected real images (dcgan project) instead of the test seeds.
     """
     s = DirectionSettings.build(settings, **options)
-    groups = [resolve_concept(n, given, model, judge, s.exemplars, s.search_start, s.max_seeds, s.min_prob)
-              for n, given in (("from", s.from_), ("to", s.to))]
-    used = set(groups[0].seeds) | set(groups[1].seeds)
-    test_seeds = [t for t in s.seeds if t not in used]
-    if not test_seeds:
-        raise UserError("every test seed is an exemplar: give other --seeds")
-    z_from, z_to = (model.codes(g.seeds) for g in groups)
+    found = [concept_codes(n, given, model, judge, s.exemplars, s.search_start, s.max_seeds, s.min_prob)
+             for n, given in (("from", s.from_), ("to", s.to))]
+    groups = [c for c, _ in found]
+    z_from, z_to = (z for _, z in found)
+    if s.apply is not None:  # projected real images instead of test seeds
+        applied = read_codes(s.apply, model)
+        test_seeds, test_z = [], applied.z
+    else:
+        used = set(groups[0].seeds) | set(groups[1].seeds)
+        test_seeds = [t for t in s.seeds if t not in used]
+        if not test_seeds:
+            raise UserError("every test seed is an exemplar: give other --seeds")
+        test_z = model.codes(test_seeds)
     d = mean_difference(z_from, z_to)
-    shown = model.codes(test_seeds[: s.rows])
+    shown = test_z[: s.rows]
     grid = model.decode(apply_direction(shown, d, s.scales).flatten(0, 1))
     result = DirectionResult(s, model.describe(), groups, [model.decode(z_from), model.decode(z_to)], d, test_seeds,
-                             grid.view(len(shown), len(s.scales), *grid.shape[1:]),
+                             applied.labels if s.apply is not None else [], grid.view(len(shown), len(s.scales), *grid.shape[1:]),
                              judge=getattr(judge, "source", "judge") if judge is not None else None)
     if judge is not None:
-        result.measurement = measure(model, judge, s, groups, result.exemplar_images, d, test_seeds)
+        result.measurement = measure(model, judge, s, groups, result.exemplar_images, d, test_z)
     return result

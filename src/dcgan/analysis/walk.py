@@ -27,6 +27,8 @@ from typing import Any
 import torch
 
 from dcgan.api import Model
+from dcgan.codes import read_codes
+from dcgan.errors import UserError
 from dcgan.judges import CONFIDENT
 from dcgan.judges.tasks import judged_real
 from dcgan.latent import default_mode, path, path_typicality, z_from_seeds
@@ -163,16 +165,24 @@ def walk(model: Model, settings: WalkSettings | None = None, *, judge: Any = Non
     settings = WalkSettings.build(settings, **options)
     mode = default_mode(model.z_dist) if settings.mode == "auto" else settings.mode
     result = WalkResult(settings, model.describe(), mode, judge=getattr(judge, "source", "judge") if judge is not None else None)
-    seed_lists = settings.seed_lists()
-    for w, seeds in enumerate(seed_lists):
-        z = walk_codes(seeds, model.z_dim, model.z_dist, settings.steps, mode)  # (S, T, z_dim)
+    if settings.codes is not None:  # one walk through projected real images, in the order given
+        given = read_codes(settings.codes, model)
+        if len(given.z) < 2:
+            raise UserError(f"a walk needs at least two points: {settings.codes} gives {len(given.z)} code")
+        walks: list[tuple[dict[str, Any], torch.Tensor]] = [({"codes": given.labels}, given.z)]
+        ends_z = given.z
+    else:
+        seed_lists = settings.seed_lists()
+        walks = [({"seeds": list(seeds)}, z_from_seeds(seeds, model.z_dim, model.z_dist)) for seeds in seed_lists]
+        ends_z = z_from_seeds(sorted({s for seeds in seed_lists for s in seeds}), model.z_dim, model.z_dist)
+    for w, (entry, points) in enumerate(walks):
+        z = path(points, settings.steps, mode)  # (S, T, z_dim)
         images = model.decode(z.flatten(0, 1)).view(*z.shape[:2], model.channels, model.image_size, model.image_size)
-        entry: dict[str, Any] = {"seeds": list(seeds), "typicality": path_typicality(z, model.z_dist)}
+        entry["typicality"] = path_typicality(z, model.z_dist)
         if judge is not None:
             entry["judge"] = judge_walk(judge, images, seed=w)
         result.images.append(images)
         result.codes.append(z)
         result.walks.append(entry)
-    ends = sorted({s for seeds in seed_lists for s in seeds})
-    result.typicality_endpoints = path_typicality(z_from_seeds(ends, model.z_dim, model.z_dist), model.z_dist)
+    result.typicality_endpoints = path_typicality(ends_z, model.z_dist)
     return result

@@ -5,21 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dcgan.codes import looks_like_codes, parse_code_ref
 from dcgan.seeds import as_seeds, looks_like_seeds
 from dcgan.settings import Settings, check, option
 
-ConceptValue = str | tuple[int, ...]  # a judge query ('window=1,wall=red') or exemplar seeds
+ConceptValue = str | tuple[int, ...]  # a judge query ('window=1,wall=red'), exemplar seeds, or codes 'projected.npz:0,1'
 
 
 def concept_value(value: str | int | Iterable[int] | None, name: str) -> ConceptValue | None:
-    """Return a concept as given: seed text or a seed list as a tuple of seeds (checked now), a judge query as text."""
+    """Return a concept as given: seed text or a seed list as a tuple of seeds (checked now), a judge query as text,
+    a codes reference ('projected.npz:0,1', from dcgan project) as its normalised text (the file is read later)."""
+    if looks_like_codes(value):
+        return parse_code_ref(value).text()
     if value is None or (isinstance(value, str) and not looks_like_seeds(value)):
         return value.strip() if isinstance(value, str) else None
     return as_seeds(value, f"--{name} seeds")
 
 
 def _concept(name: str, sign: str) -> ConceptValue | None:
-    return option(None, f"concept {name.upper()} ({sign}): seeds '3,17,42' or a judge query 'window=1,wall=red'",
+    return option(None, f"concept {name.upper()} ({sign}): seeds '3,17,42', a judge query 'window=1,wall=red', "
+                        "or projected codes 'projected.npz:0,1,2' (dcgan project)",
                   metavar="SEEDS_OR_QUERY")
 
 

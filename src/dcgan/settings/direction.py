@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dcgan.codes import looks_like_codes, parse_code_ref
 from dcgan.errors import UserError
 from dcgan.seeds import as_seeds
 from dcgan.settings import Settings, check, option
@@ -28,11 +29,14 @@ def parse_scales(value: str | float | Iterable[float]) -> tuple[float, ...]:
 class DirectionSettings(Settings):
     """The two exemplar groups, the test seeds and scales the direction is applied at, and how query groups are found."""
 
-    from_: ConceptValue | None = option(None, "the group the direction starts at: seeds or a judge query", flag="--from",
-                                        metavar="SEEDS_OR_QUERY")
-    to: ConceptValue | None = option(None, "the group the direction points to: seeds or a judge query", metavar="SEEDS_OR_QUERY")
+    from_: ConceptValue | None = option(None, "the group the direction starts at: seeds, a judge query or projected codes "
+                                              "'projected.npz:0-3'", flag="--from", metavar="SEEDS_OR_QUERY")
+    to: ConceptValue | None = option(None, "the group the direction points to: seeds, a judge query or projected codes",
+                                     metavar="SEEDS_OR_QUERY")
     exemplars: int = option(4, "exemplars per query group, at least 4; a seed list must give at least this many, all used (default: 4)")
     seeds: str | tuple[int, ...] = option("1000-1199", "test seeds the direction is applied to (default: 1000-1199; exemplar seeds are skipped)")
+    apply: str | None = option(None, "apply the direction to these codes instead of --seeds: projected real images "
+                                     "'projected.npz' or 'projected.npz:0-9' (dcgan project)", metavar="CODES")
     rows: int = option(8, "test seeds shown in the grid")
     scales: str | tuple[float, ...] = option("-1,0,0.5,1,1.5,2", "multiples of d, the grid's columns")
     search_start: int = option(0, "first seed searched for query groups")
@@ -49,4 +53,7 @@ class DirectionSettings(Settings):
         check(self.rows >= 1 and 0 <= self.min_prob <= 1, "--rows must be positive and --min-prob in [0, 1]")
         check(self.search_start >= 0 and self.max_seeds >= 1, "--search-start must be non-negative and --max-seeds positive")
         self.normalise("seeds", as_seeds(self.seeds, "--seeds"))
+        if self.apply is not None:
+            check(looks_like_codes(self.apply), f"--apply takes codes from dcgan project ('projected.npz:0,1'), not {self.apply!r}")
+            self.normalise("apply", parse_code_ref(self.apply).text())
         self.normalise("scales", parse_scales(self.scales))
