@@ -2,14 +2,18 @@
 
 Rounds interleave (a) a reference loop written here the way pytorch/examples' dcgan trains (contiguous
 fp32, a DataLoader, standard Adam, `.item()` on every step, glibc's default allocator policy) and
-(b) dcgan's own training step (`dcgan.train.GanStep`: channels-last, uint8 batches sliced in memory and
-normalised in the step, no host sync per step, the allocator fix) in each precision, on the same
-architecture, batch, image size and widths. Printed per round: images/s and the ratio to (a) of the
-same round; then medians, achieved GFLOP/s (FlopCounterMode) and its share of a GEMM peak measured in
-this run. Optional: a table of cost against image size and batch size, and sampling speed.
+(b) dcgan's own training step as the trainer drives it (`Trainer.advance`: channels-last, uint8 batches
+gathered where the data lives and normalised in the step, no host sync per step, the allocator fix; on
+a GPU also the data set resident on the device, fused Adam, TF32 and the step replayed as a CUDA graph)
+in each precision, on the same architecture, batch, image size and widths. A precision written
+``bf16-eager`` runs our step without the CUDA graph. Printed per round: images/s and the ratio to (a) of
+the same round; then medians, achieved GFLOP/s (FlopCounterMode) and its share of a GEMM peak measured in
+this run; on CUDA also the share of GPU time spent in kernels (torch.profiler). Optional: a table of
+cost against image size and batch size, and sampling speed.
 
     .venv/bin/python benchmarks/throughput.py --json throughput.json
     .venv/bin/python benchmarks/throughput.py --table --json cost_table.json
+    python3 benchmarks/throughput.py --device cuda --steps 50 --warmup 10 --json gpu.json   # on a GPU
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import dcgan
 from dcgan._alloc import apply_allocator_settings, emulate_glibc_default
-from dcgan.config import ModelConfig, TrainConfig
-from dcgan.data import BatchSampler
+from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from dcgan.data import ImageData
 from dcgan.device import resolve_device
 from dcgan.models import build_models
-from dcgan.train import GanStep
+from dcgan.train import Trainer
 
 
 def sync(device: torch.device) -> None:
@@ -88,23 +92,19 @@ class ReferenceLoop:
 
 
 class OurLoop:
-    """dcgan's step exactly as the trainer drives it."""
+    """dcgan's step exactly as the trainer drives it: ``Trainer.advance`` (batch feed, codes, step, CUDA graph)."""
 
     def __init__(self, cfg: ModelConfig, images: torch.Tensor, batch: int, device: torch.device, precision: str,
-                 channels_last: bool = True, compile: bool = False) -> None:
-        g, d = build_models(cfg, seed=0)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        g.to(device, memory_format=fmt)
-        d.to(device, memory_format=fmt)
-        self.step_fn = GanStep(g, d, TrainConfig(batch_size=batch, channels_last=channels_last), device, precision, compile)
-        self.images, self.sampler = images, BatchSampler(len(images), batch, seed=0)
-        self.noise = torch.Generator(device=device).manual_seed(0)
-        self.i, self.z_dim, self.batch, self.device = 0, cfg.z_dim, batch, device
+                 channels_last: bool = True, compile: bool = False, cuda_graphs: bool = True) -> None:
+        run = RunConfig(DataConfig(spec="fake", image_size=cfg.image_size), cfg,
+                        TrainConfig(batch_size=batch, channels_last=channels_last, compile=compile, cuda_graphs=cuda_graphs,
+                                    precision=precision, device=str(device), max_steps=10**9, num_fixed_samples=1))
+        self.trainer = Trainer(run, None, ImageData(images, description="random images"))
+        self.step_fn = self.trainer.step_fn
+        self.i = 0
 
     def step(self) -> None:
-        batch = self.images[self.sampler.indices(self.i)]
-        z = torch.randn(self.batch, self.z_dim, generator=self.noise, device=self.device)
-        self.step_fn(batch, z)
+        self.trainer.advance()
         self.i += 1
         if self.i % 50 == 0:
             self.step_fn.read_stats()
@@ -120,6 +120,32 @@ def timed(loop, steps: int, batch: int, device: torch.device) -> float:
         loop.step_fn.read_stats()
     sync(device)
     return steps * batch / (time.perf_counter() - start)
+
+
+def gpu_busy_share(loop, steps: int, device: torch.device) -> float | None:
+    """Return the share of the GPU timeline, from the first to the last device activity of ``steps`` steps,
+    covered by kernels and copies (the union of their intervals, from torch.profiler); None if none was seen.
+    """
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    sync(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            loop.step()
+        sync(device)
+    spans = sorted((e.time_range.start, e.time_range.end) for e in prof.events() if e.device_type == DeviceType.CUDA and e.time_range.end > e.time_range.start)
+    if not spans:
+        return None
+    busy, (cur_start, cur_end) = 0.0, spans[0]
+    for start, end in spans[1:]:  # merge overlapping intervals, so concurrent streams are not counted twice
+        if start > cur_end:
+            busy += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    busy += cur_end - cur_start
+    return busy / (max(e for _, e in spans) - spans[0][0])
 
 
 def _start_reference_process(args: argparse.Namespace) -> subprocess.Popen:
@@ -194,7 +220,8 @@ def compare(args: argparse.Namespace, device: torch.device) -> dict:
     loops = {"reference": ReferenceLoop(cfg, images, args.batch, device)}
     apply_allocator_settings()
     for p in args.precisions:
-        loops[p] = OurLoop(cfg, images, args.batch, device, p, compile=args.compile)
+        precision, _, eager = p.partition("-")
+        loops[p] = OurLoop(cfg, images, args.batch, device, precision, compile=args.compile, cuda_graphs=eager != "eager")
     child = _start_reference_process(args) if args.isolated_reference and device.type == "cpu" else None
     isolated: list[float] = []
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -232,23 +259,35 @@ def compare(args: argparse.Namespace, device: torch.device) -> dict:
         result["isolated_ratios"] = {p: statistics.median(r / i for r, i in zip(rates[p], isolated, strict=True)) for p in ratios}
         print(f"  reference in its own process (true glibc default): {result['isolated_reference_images_per_sec']:.1f} img/s; "
               + ", ".join(f"{p} {r:.2f}x" for p, r in result["isolated_ratios"].items()))
+    if device.type == "cuda":
+        result["gpu_busy_share"] = {}
+        for name, loop in loops.items():
+            try:
+                share = gpu_busy_share(loop, args.steps, device)
+            except Exception as exc:  # a profiler that cannot see the device must not lose the rates above
+                print(f"  {name}: GPU busy share not measured ({type(exc).__name__}: {exc})")
+                continue
+            result["gpu_busy_share"][name] = share
+            print(f"  {name}: GPU busy in kernels and copies {share:.0%} of its timeline" if share is not None
+                  else f"  {name}: the profiler saw no GPU activity (busy share not measured)")
     for p in args.precisions:
-        flops = step_flops(cfg, args.batch, p, device)
+        precision = p.partition("-")[0]
+        flops = step_flops(cfg, args.batch, precision, device)
         rate = statistics.median(rates[p])
         achieved = flops * rate / 1e9
-        peak = peaks.get(p, peaks["fp32"])
+        peak = peaks.get(precision, peaks["fp32"])
         result[p] = {"images_per_sec": rate, "median_ratio": statistics.median(ratios[p]), "gflop_per_image": flops / 1e9,
                      "achieved_gflops": achieved, "share_of_gemm_peak": achieved / peak}
         print(f"  {p}: {rate:.1f} img/s, {result[p]['median_ratio']:.2f}x reference, {flops / 1e9:.2f} GFLOP/image, "
-              f"{achieved:.0f} GFLOP/s = {achieved / peak:.0%} of the {p if p in peaks else 'fp32'} GEMM peak ({peak:.0f} GFLOP/s; "
-              f"mm {gemm.get(p, gemm['fp32'])['mm']:.0f}, 1x1 conv {gemm.get(p, gemm['fp32'])['conv1x1']:.0f})")
+              f"{achieved:.0f} GFLOP/s = {achieved / peak:.0%} of the {precision if precision in peaks else 'fp32'} GEMM peak ({peak:.0f} GFLOP/s; "
+              f"mm {gemm.get(precision, gemm['fp32'])['mm']:.0f}, 1x1 conv {gemm.get(precision, gemm['fp32'])['conv1x1']:.0f})")
     return result
 
 
 def cost_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
     """Return GFLOP per image and our best images/s for each image size and batch size."""
     rows = []
-    best = args.precisions[-1]
+    best = args.precisions[-1].partition("-")[0]
     for size in (16, 32, 64, 128, 256):
         cfg = ModelConfig(image_size=size, channels=3, ngf=args.width, ndf=args.width)
         for batch in (32, 64, 128):
@@ -311,7 +350,7 @@ def main() -> None:
     device = resolve_device(args.device)
     if args.serve_reference:
         return serve_reference(args, device)
-    default = "fp32,bf16,fp16" if device.type == "cuda" else "fp32,bf16"
+    default = "fp32,bf16,bf16-eager,fp16" if device.type == "cuda" else "fp32,bf16"
     args.precisions = (args.precisions or default).split(",")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -17,6 +17,8 @@ IMAGE_SIZES = (16, 32, 64, 128, 256)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EVAL_METRICS = ("fid", "kid")  # training-time metrics (dcgan.metrics.evaluate.METRICS holds all)
 EVAL_EXTRACTORS = ("random", "judge", "dfeat", "inception")  # dcgan.metrics.extractors.EXTRACTORS
+# The paper's recipe, then one ablation per architecture guideline (docs/study.md); dcgan.models builds each.
+VARIANTS = ("dcgan", "pooling", "fc-hidden", "bn-everywhere", "no-bn", "relu-d", "mlp")
 
 
 def check_image_size(size: int) -> int:
@@ -56,6 +58,9 @@ class ModelConfig:
     ngf: int = option(64, 'generator base width (channels of its last hidden layer)')  # G width at the last hidden layer; doubles per block towards z (paper figure: 128)
     ndf: int = option(64, 'discriminator base width (channels of its first layer)')
     kernel_size: int = option(4, 'kernel of the strided convolutions: 4, or 5 as in the official code', choices=(4, 5))  # 5 as in the official Theano code
+    variant: str = option("dcgan", 'architecture: dcgan (the paper\'s recipe) or an ablation that breaks one guideline: '
+                          'pooling, fc-hidden, bn-everywhere, no-bn, relu-d, or mlp (the fully connected GAN of Goodfellow et al.); see docs/study.md',
+                          choices=VARIANTS)
 
     def __post_init__(self) -> None:
         check_image_size(self.image_size)
@@ -65,6 +70,8 @@ class ModelConfig:
             raise UserError(f"--z-dist must be 'normal' or 'uniform', not {self.z_dist!r}")
         if self.kernel_size not in (4, 5):
             raise UserError(f"--kernel-size must be 4 or 5, not {self.kernel_size}")
+        if self.variant not in VARIANTS:
+            raise UserError(f"unknown --variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
         for name in ("z_dim", "ngf", "ndf"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")
@@ -89,6 +96,7 @@ class TrainConfig:
     device: str = option("auto", 'auto (CUDA when present), cpu, cuda or cuda:N')
     precision: str = option("auto", 'auto, fp32, bf16 or fp16 (auto: bf16 on CUDA and on CPUs with native bf16, else fp32)', choices=PRECISIONS)
     channels_last: bool = option(True, 'use channels-last memory format (faster on CPU and GPU)')
+    cuda_graphs: bool = option(True, 'on a GPU, capture the training step once as a CUDA graph and replay it (one process, fp32 or bf16)')
     compile: bool = option(False, 'torch.compile the nets (slow start; see README for when it pays)')  # torch.compile; ~40 s start-up, gains nothing on top of channels-last on CPU
     log_every: int = option(50, 'steps between metric records')  # steps between reading losses back from the device
     sample_every: int = option(1, 'epochs between fixed-seed sample grids')

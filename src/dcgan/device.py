@@ -38,6 +38,18 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def fast_gpu_math(device: torch.device) -> None:
+    """On a GPU, let fp32 matrix products and convolutions use TF32 and let cuDNN pick the fastest algorithms.
+
+    TF32 keeps fp32's range with a 10-bit mantissa, which GAN training does not notice; the speed-up of
+    fp32 runs on Ampere and later GPUs is several-fold. Benchmarking picks algorithms once per shape.
+    """
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """Return True when the CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast pays off."""

@@ -2,8 +2,9 @@
 
 Not in the paper: averaging G's weights over the last ~1/(1-decay) steps smooths out the oscillation of
 adversarial training (Yazici et al., ICLR 2019), and measured here it raised the share of confidently
-judged demo rooms at the same training cost (see README, "The demo"). The averaging and the BatchNorm
-re-estimation come from ``torch.optim.swa_utils``; this module only decides when they run.
+judged demo rooms at the same training cost (see README, "The demo"). The averaged copy and the BatchNorm
+re-estimation come from ``torch.optim.swa_utils``; this module does the averaging step itself (see
+``update``) and decides when the re-estimation runs.
 
 Warm-up: the first update copies G's near-initial weights, and a fixed decay of 0.999 would still hold
 ~86% of them after an epoch of 150 steps (a noise grid). So update n (counting from 0) uses the decay
@@ -41,7 +42,7 @@ class GeneratorAverage:
     def __init__(self, generator: nn.Module, decay: float, batch_size: int) -> None:
         self.decay = decay
         self.updates = 0  # kept on the host, so choosing the ramp's decay never waits for the device
-        self.averaged = AveragedModel(generator, multi_avg_fn=self._ema, use_buffers=False)
+        self.averaged = AveragedModel(generator, use_buffers=False)
         self.averaged.eval()
         self.batch_size = batch_size
         self.calibrated_at: int | None = None  # update count the BatchNorm statistics belong to
@@ -52,13 +53,21 @@ class GeneratorAverage:
         return self.averaged.module
 
     @torch.no_grad()
-    def _ema(self, averaged: list[torch.Tensor], current: list[torch.Tensor], _count: torch.Tensor) -> None:
-        """Move the averaged parameters towards the current ones by 1 - the warm-up decay of this update."""
-        torch._foreach_lerp_(averaged, current, 1.0 - warmup_decay(self.decay, self.updates))
-
     def update(self, generator: nn.Module) -> None:
-        """Fold the generator's current weights into the average (the first call copies them)."""
-        self.averaged.update_parameters(generator)
+        """Fold the generator's current weights into the average (the first call copies them).
+
+        Written out rather than through ``AveragedModel.update_parameters``, which reads its update counter
+        with ``bool()`` and copies it to the device on every call: on a GPU, a wait on each training step.
+        """
+        averaged, current = list(self.generator.parameters()), [p.detach() for p in generator.parameters()]
+        if self.updates == 0:
+            torch._foreach_copy_(averaged, current)
+        else:  # move towards the current weights by 1 - the warm-up decay of this update
+            torch._foreach_lerp_(averaged, current, 1.0 - warmup_decay(self.decay, self.updates))
+        buffers = list(self.generator.buffers())
+        if buffers:  # BatchNorm statistics follow the live G until calibrated() re-estimates them
+            torch._foreach_copy_(buffers, [b.detach() for b in generator.buffers()])
+        self.averaged.n_averaged.add_(1)  # kept, as AveragedModel's state dict holds it
         self.updates += 1
         self.calibrated_at = None
 

@@ -39,9 +39,11 @@ from dcgan.checkpoint import (
 )
 from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.data import BatchSampler, ImageData, load_data, to_unit_range
-from dcgan.device import DTYPES, resolve_device, resolve_precision
+from dcgan.data.feed import BatchFeed
+from dcgan.device import DTYPES, fast_gpu_math, resolve_device, resolve_precision
 from dcgan.ema import GeneratorAverage
 from dcgan.errors import UserError
+from dcgan.graphs import CapturedStep, graph_ready
 from dcgan.images import grid_tensor, save_grid
 from dcgan.latent import sample_z, z_from_seeds
 from dcgan.losses import generator_loss, loss_fake, loss_real
@@ -51,7 +53,7 @@ from dcgan.sampling import generate
 
 DEFAULT_EPOCHS = 5
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
-RESUMABLE_FIELDS = {"epochs", "max_steps", "lr_decay", "device", "precision", "channels_last", "compile", "log_every", "sample_every", "snapshot_every",
+RESUMABLE_FIELDS = {"epochs", "max_steps", "lr_decay", "device", "precision", "channels_last", "compile", "cuda_graphs", "log_every", "sample_every", "snapshot_every",
                     "eval_every", "eval_metric", "eval_extractor", "eval_samples", "early_stop"}
 BEST = "best.pt"  # kept by the training-time evaluation (--eval-every)
 
@@ -76,7 +78,8 @@ def learning_rate(cfg: TrainConfig, step: int, end: int) -> float:
 class GanStep:
     """One D update then ``g_steps`` G updates on a batch of uint8 images; returns nothing, accumulates statistics."""
 
-    def __init__(self, g: nn.Module, d: nn.Module, cfg: TrainConfig, device: torch.device, precision: str, compile: bool = False) -> None:
+    def __init__(self, g: nn.Module, d: nn.Module, cfg: TrainConfig, device: torch.device, precision: str, compile: bool = False,
+                 capturable: bool = False) -> None:
         self.g_module, self.d_module = g, d  # the plain modules (for checkpoints and the no-sync G step)
         self.g, self.d = g, d
         if distributed.world_size() > 1:
@@ -90,9 +93,15 @@ class GanStep:
         self.real_target = 1.0 - cfg.label_smoothing
         self.g_steps = cfg.g_steps
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
-        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        # On a GPU: fused Adam (one kernel per optimiser step); for a CUDA graph (dcgan.graphs) also
+        # capturable, with the learning rate in a device tensor that set_lr fills in place.
+        self.capturable = capturable
+        gpu = {"fused": True, "capturable": capturable} if device.type == "cuda" else {}
+        self.opt_g, self.opt_d = (
+            torch.optim.Adam(net.parameters(), lr=torch.tensor(cfg.lr, device=device) if capturable else cfg.lr,
+                             betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay, **gpu)
+            for net in (g, d))
+        self.lr = cfg.lr
         use_scaler = precision == "fp16"  # bf16 has fp32's range and needs no loss scaling
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=use_scaler)
         self.scaler_d = torch.amp.GradScaler(device.type, enabled=use_scaler)
@@ -100,18 +109,30 @@ class GanStep:
         self.count = 0
 
     def set_lr(self, lr: float) -> None:
-        """Set the learning rate of both optimisers."""
+        """Set the learning rate of both optimisers (in place when it lives in a device tensor)."""
+        if lr == self.lr:
+            return
+        self.lr = lr
         for opt in (self.opt_g, self.opt_d):
             for group in opt.param_groups:
-                group["lr"] = lr
+                if isinstance(group["lr"], torch.Tensor):
+                    group["lr"].fill_(lr)
+                else:
+                    group["lr"] = lr
 
     def autocast(self):
         """Return the mixed-precision context of this step (a no-op for fp32)."""
         if self.precision == "fp32":
             return nullcontext()
-        return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
+        # A captured step cannot keep autocast's cache of cast weights (it would hold stale copies).
+        return torch.autocast(self.device.type, dtype=DTYPES[self.precision], cache_enabled=not self.capturable)
 
     def __call__(self, real_uint8: torch.Tensor, z: torch.Tensor) -> None:
+        self.device_step(real_uint8, z)
+        self.count += 1
+
+    def device_step(self, real_uint8: torch.Tensor, z: torch.Tensor) -> None:
+        """Queue one step's work on the device (no host sync; what dcgan.graphs captures)."""
         real = to_unit_range(real_uint8.to(self.device, non_blocking=True)).contiguous(memory_format=self.memory_format)
         # D step: real and generated images in separate batches, as in the paper's code, so that
         # BatchNorm never mixes their statistics. Two backward passes let DDP skip one all-reduce.
@@ -150,7 +171,6 @@ class GanStep:
                 torch.sigmoid(real_logits.float()).mean(), torch.sigmoid(fake_logits.float()).mean(),
                 torch.sigmoid(gen_logits.float()).mean(),
             ])
-        self.count += 1
 
     def read_stats(self) -> dict[str, float]:
         """Return the mean of each statistic since the last read (this is the only host sync), and reset."""
@@ -161,7 +181,7 @@ class GanStep:
 
     def state_dict(self) -> dict[str, Any]:
         """Return optimiser and scaler states."""
-        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+        return {"opt_g": plain_lr(self.opt_g.state_dict()), "opt_d": plain_lr(self.opt_d.state_dict()),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -171,9 +191,22 @@ class GanStep:
             self.opt_d.load_state_dict(state["opt_d"])
         except (ValueError, KeyError) as exc:
             raise UserError(f"checkpoint optimiser state does not fit the model: {exc}") from None
+        self.lr = self.opt_g.param_groups[0]["lr"]
+        if self.capturable:  # loading put plain floats in; a captured step reads its rate from a device tensor
+            for opt in (self.opt_g, self.opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = torch.tensor(float(group["lr"]), device=self.device)
         for name, scaler in (("scaler_g", self.scaler_g), ("scaler_d", self.scaler_d)):
             if scaler.is_enabled() and state.get(name):
                 scaler.load_state_dict(state[name])
+
+
+def plain_lr(state: dict[str, Any]) -> dict[str, Any]:
+    """Return an optimiser state dict with its learning rates as floats, so a checkpoint loads on any device."""
+    for group in state["param_groups"]:
+        if isinstance(group.get("lr"), torch.Tensor):
+            group["lr"] = float(group["lr"])
+    return state
 
 
 def rng_states() -> dict[str, Any]:
@@ -223,6 +256,7 @@ class Trainer:
         self.cfg, self.run_dir, self.data = cfg, run_dir, data
         self.device = resolve_device(cfg.train.device)
         self.precision = resolve_precision(cfg.train.precision, self.device)
+        fast_gpu_math(self.device)
         self.log: RunLogger | None = None  # opened by run(), after every check
         self.notes: list[str] = []  # said once the log is open
         self.last_good: tuple[Path, int] | None = None  # the newest checkpoint known to hold finite weights, and its step
@@ -230,10 +264,18 @@ class Trainer:
         memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.g.to(self.device, memory_format=memory_format)
         self.d.to(self.device, memory_format=memory_format)
-        self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile)
+        graphs, why_not = graph_ready(self.device, self.precision, distributed.world_size(), cfg.train.compile)
+        graphs = graphs and cfg.train.cuda_graphs
+        self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile, capturable=graphs)
+        if graphs:
+            self.step_fn = CapturedStep(self.step_fn)
+        elif self.device.type == "cuda":
+            self.notes.append(f"CUDA graphs off: {why_not or '--no-cuda-graphs'}")
         # The average is only read by rank 0 (grids, evaluation, checkpoints), so only rank 0 keeps it.
         self.average = GeneratorAverage(self.g, cfg.train.ema, cfg.train.batch_size) if cfg.train.ema and distributed.is_main() else None
         self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.train.seed, distributed.rank(), distributed.world_size())
+        self.feed = BatchFeed(data.images, self.sampler, self.device)
+        self.noise = torch.Generator(device=self.device)
         self.fixed_z = z_from_seeds(range(cfg.train.num_fixed_samples), cfg.model.z_dim, cfg.model.z_dist)
         self.step = 0
         self.evaluator = None  # scores fixed samples on schedule (dcgan.metrics.tracking); rank 0 only
@@ -385,21 +427,10 @@ class Trainer:
         self.g.train()
         self.d.train()
         bar = tqdm(total=end, initial=self.step, disable=not distributed.is_main(), unit="step", dynamic_ncols=True)
-        noise = torch.Generator(device=self.device)
         tick, tick_step = time.perf_counter(), self.step
         try:
             while self.step < end:
-                batch = self.data.images[self.sampler.indices(self.step)]
-                if self.device.type == "cuda":
-                    batch = batch.pin_memory()
-                noise.manual_seed(step_seed(cfg.seed, self.step, distributed.rank()))
-                z = sample_z(cfg.batch_size, self.cfg.model.z_dim, self.cfg.model.z_dist, noise, self.device)
-                lr = learning_rate(cfg, self.step, end)
-                self.step_fn.set_lr(lr)
-                self.step_fn(batch, z)
-                if self.average is not None:
-                    self.average.update(self.g)
-                self.step += 1
+                lr = self.advance()
                 bar.update()
                 epoch_done = self.step % self.sampler.steps_per_epoch == 0
                 if self.step % cfg.log_every == 0 or epoch_done or self.step == end:
@@ -434,6 +465,23 @@ class Trainer:
             bar.close()
         self.log.info(f"done: {self.step} steps; samples in {self.run_dir / 'samples'}, checkpoint {self.run_dir / 'checkpoints' / LATEST}")
         return self.run_dir
+
+    def advance(self) -> float:
+        """Queue one training step (batch, codes, learning rate, D and G updates, the average); return its rate.
+
+        Nothing here waits for the device, so on a GPU the host runs ahead and keeps it busy.
+        """
+        cfg = self.cfg.train
+        batch = self.feed(self.step)
+        self.noise.manual_seed(step_seed(cfg.seed, self.step, distributed.rank()))
+        z = sample_z(cfg.batch_size, self.cfg.model.z_dim, self.cfg.model.z_dist, self.noise, self.device)
+        lr = learning_rate(cfg, self.step, self.end)
+        self.step_fn.set_lr(lr)
+        self.step_fn(batch, z)
+        if self.average is not None:
+            self.average.update(self.g)
+        self.step += 1
+        return lr
 
     def _evaluate(self, bar: tqdm) -> bool:
         """Score G's fixed evaluation samples, keep best.pt, warn; return True (on every rank) to stop early."""
