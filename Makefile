@@ -27,11 +27,11 @@ demo: $(STAMP)
 	fi
 	$(BIN)/dcgan sample runs/$$(ls runs | grep -- '-demo$$' | tail -n 1) --seeds 0-63
 
-# The test suite CI runs: lint, fast tests plus data-dependent ones (skipped when DATA_ROOT holds no data), the 15 slowest shown.
+# The test suite CI runs: lint, fast tests, the fault tests (slow or not, marker faults) plus data-dependent ones (skipped when DATA_ROOT holds no data), the 15 slowest shown.
 # DCGAN_TEST_DATA is the one setting through which tests find real data; DATA_ROOT gives its default.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs
-	DCGAN_TEST_DATA=$(DATA_ROOT) $(BIN)/pytest -q -m "not slow" --durations=15
+	DCGAN_TEST_DATA=$(DATA_ROOT) $(BIN)/pytest -q -m "not slow or faults" --durations=15
 
 # Everything, including slow tests.
 test-all: $(STAMP)
