@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "arithmetic": ("dcgan.commands.arithmetic", "vector arithmetic on codes, mean(A) - mean(B) + mean(C), vs pixel space; measured with a judge"),
     "direction": ("dcgan.commands.direction", "a 'turn' vector mean(to) - mean(from) applied at several scales; judged flip share"),
     "memorization": ("dcgan.commands.memorization", "nearest training images of samples vs held-out images (pixels and features): near-copies"),
+    "project": ("dcgan.commands.project", "find the code of real images (G(z) reconstructs them), for walk/arithmetic/direction on photos"),
+    "study": ("dcgan.commands.study", "ablation study of the architecture guidelines: variants x seeds, same budget; table, distance plot, samples"),
 }
 
 

@@ -5,6 +5,9 @@ output and D's input; no hidden fully connected layers (G's first layer projects
 transposed convolution on a 1x1 input, D's last layer is a 4x4 convolution to one logit); ReLU in G
 with Tanh on the output, LeakyReLU(0.2) in D. D returns the logit; the sigmoid lives in the loss,
 which is the numerically stable way to compute the same thing.
+
+``ModelConfig.variant`` builds the ablations of docs/study.md instead, each breaking one guideline; the
+default, ``dcgan``, is the recipe above and keeps its parameter names, so older checkpoints still load.
 """
 
 from __future__ import annotations
@@ -44,38 +47,82 @@ def _conv_padding(kernel_size: int) -> tuple[int, int]:
     return (1, 0) if kernel_size == 4 else (2, 1)
 
 
+FC_HIDDEN_WIDTH = 16  # fc-hidden: the hidden layer has 16 x the base width (1024 units at ngf/ndf 64)
+MLP_G_WIDTH = 1200  # mlp: Goodfellow et al. (2014)'s MNIST generator, two ReLU layers of 1200 units
+MLP_D_WIDTH, MLP_D_PIECES = 240, 5  # ... and its discriminator, two maxout layers of 240 units with 5 pieces
+
+
+class Maxout(nn.Module):
+    """A linear layer to ``width * pieces`` outputs, keeping the largest of each unit's ``pieces`` (Goodfellow et al. 2013)."""
+
+    def __init__(self, c_in: int, width: int, pieces: int) -> None:
+        super().__init__()
+        self.width, self.pieces = width, pieces
+        self.linear = nn.Linear(c_in, width * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(x.shape[0], self.width, self.pieces).amax(dim=-1)  # (B, width)
+
+
+def _g_norm(cfg: ModelConfig, channels: int) -> list[nn.Module]:
+    """BatchNorm for a hidden G layer, unless the variant drops it."""
+    return [] if cfg.variant == "no-bn" else [nn.BatchNorm2d(channels)]
+
+
+def _d_act(cfg: ModelConfig) -> nn.Module:
+    return nn.ReLU(inplace=True) if cfg.variant == "relu-d" else nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+
+
 class Generator(nn.Module):
-    """z (B, z_dim) or (B, z_dim, 1, 1) -> images (B, C, S, S) in [-1, 1]."""
+    """z (B, z_dim) or (B, z_dim, 1, 1) -> images (B, C, S, S) in [-1, 1].
+
+    Every variant has the same three stages, ``project`` (z to the first hidden layer), ``blocks`` and
+    ``to_image``, so the tools that walk ``layers()`` see one shape; ``cfg.variant`` chooses what is inside.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        if cfg.variant == "mlp":
+            self._build_mlp(cfg)
+            return
         n = num_blocks(cfg.image_size)
         widths = [cfg.ngf * 2 ** (n - 1 - i) for i in range(n)]  # 64x64, ngf 64: 512, 256, 128, 64
         pad, out_pad = _conv_padding(cfg.kernel_size)
         k = cfg.kernel_size
-        # Project z to 4x4: a transposed conv on a 1x1 input is a matrix multiply plus reshape.
-        self.project = nn.Sequential(
-            nn.ConvTranspose2d(cfg.z_dim, widths[0], 4, 1, 0, bias=False),
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(inplace=True),
-        )
+        bias = cfg.variant == "no-bn"  # BatchNorm's shift replaces a bias; without it the convs need their own
+        project: list[nn.Module] = []
+        if cfg.variant == "fc-hidden":  # one fully connected hidden layer right after z
+            hidden = FC_HIDDEN_WIDTH * cfg.ngf
+            project += [nn.Flatten(), nn.Linear(cfg.z_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                        nn.Unflatten(1, (hidden, 1, 1))]
+        z_channels = FC_HIDDEN_WIDTH * cfg.ngf if cfg.variant == "fc-hidden" else cfg.z_dim
+        # Project to 4x4: a transposed conv on a 1x1 input is a matrix multiply plus reshape.
+        project += [nn.ConvTranspose2d(z_channels, widths[0], 4, 1, 0, bias=bias), *_g_norm(cfg, widths[0]), nn.ReLU(inplace=True)]
+        self.project = nn.Sequential(*project)
+
+        def up(c_in: int, c_out: int) -> list[nn.Module]:
+            if cfg.variant == "pooling":  # resize then a stride-1 conv, instead of a learned (transposed, strided) upsampling
+                return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+            return [nn.ConvTranspose2d(c_in, c_out, k, 2, pad, output_padding=out_pad, bias=bias)]
+
         self.blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.ConvTranspose2d(c_in, c_out, k, 2, pad, output_padding=out_pad, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-            )
+            nn.Sequential(*up(c_in, c_out), *_g_norm(cfg, c_out), nn.ReLU(inplace=True))
             for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
         )
-        # Output layer: no BatchNorm (guideline), Tanh.
-        self.to_image = nn.Sequential(
-            nn.ConvTranspose2d(widths[-1], cfg.channels, k, 2, pad, output_padding=out_pad, bias=False),
-            nn.Tanh(),
-        )
+        # Output layer: no BatchNorm (guideline; the bn-everywhere ablation adds one), Tanh.
+        out_bn = [nn.BatchNorm2d(cfg.channels)] if cfg.variant == "bn-everywhere" else []
+        self.to_image = nn.Sequential(*up(widths[-1], cfg.channels), *out_bn, nn.Tanh())
+
+    def _build_mlp(self, cfg: ModelConfig) -> None:
+        w, pixels = MLP_G_WIDTH, cfg.channels * cfg.image_size**2
+        self.project = nn.Sequential(nn.Flatten(), nn.Linear(cfg.z_dim, w), nn.ReLU(inplace=True))
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Linear(w, w), nn.ReLU(inplace=True))])
+        # Tanh rather than the original sigmoid: our images live in [-1, 1].
+        self.to_image = nn.Sequential(nn.Linear(w, pixels), nn.Tanh(), nn.Unflatten(1, (cfg.channels, cfg.image_size, cfg.image_size)))
 
     def layers(self) -> list[nn.Module]:
-        """Return the conv stages in order, from the projection of z to the output layer."""
+        """Return the stages in order, from the projection of z to the output layer."""
         return [self.project, *self.blocks, self.to_image]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -86,29 +133,50 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, C, S, S) in [-1, 1] -> one logit per image (B,)."""
+    """images (B, C, S, S) in [-1, 1] -> one logit per image (B,).
+
+    Every variant has ``blocks`` (whose activations ``features`` returns) and a ``head`` to one logit.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        if cfg.variant == "mlp":
+            # No dropout (the 2014 model had it): every variant here trains without it, so only the architecture differs.
+            w, p = MLP_D_WIDTH, MLP_D_PIECES
+            self.blocks = nn.ModuleList([nn.Sequential(nn.Flatten(), Maxout(cfg.channels * cfg.image_size**2, w, p)), Maxout(w, w, p)])
+            self.head = nn.Linear(w, 1)
+            return
         n = num_blocks(cfg.image_size)
         widths = [cfg.ndf * 2**i for i in range(n)]  # 64x64, ndf 64: 64, 128, 256, 512
         pad, _ = _conv_padding(cfg.kernel_size)
         k = cfg.kernel_size
+        bias = cfg.variant == "no-bn"
         blocks = []
         for i, c_out in enumerate(widths):
             c_in = cfg.channels if i == 0 else widths[i - 1]
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, 2, pad, bias=False)]
-            if i > 0:  # no BatchNorm on D's input layer (guideline)
+            if cfg.variant == "pooling":  # stride-1 conv, then average pooling does the downsampling
+                layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+            else:
+                layers = [nn.Conv2d(c_in, c_out, k, 2, pad, bias=bias)]
+            # No BatchNorm on D's input layer (guideline); bn-everywhere adds it, no-bn has none.
+            if cfg.variant != "no-bn" and (i > 0 or cfg.variant == "bn-everywhere"):
                 layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+            layers.append(_d_act(cfg))
+            if cfg.variant == "pooling":
+                layers.append(nn.AvgPool2d(2))
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(blocks)
-        # 4x4 feature map -> one logit: the flattened last conv, no hidden linear layer.
-        self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
+        if cfg.variant == "fc-hidden":  # one fully connected hidden layer before the output
+            hidden = FC_HIDDEN_WIDTH * cfg.ndf
+            self.head: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * 16, hidden, bias=False), nn.BatchNorm1d(hidden),
+                                                 _d_act(cfg), nn.Linear(hidden, 1))
+        else:
+            # 4x4 feature map -> one logit: the flattened last conv, no hidden linear layer.
+            self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Return every conv block's activation, from the first (S/2) to the last (4x4)."""
+        """Return every block's activation, from the first (S/2) to the last (4x4; for mlp, (B, 240) vectors)."""
         feats = []
         for block in self.blocks:
             x = block(x)
@@ -120,12 +188,12 @@ class Discriminator(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """Paper init: conv weights N(0, 0.02); BatchNorm gain N(1, 0.02) and bias 0 (official code)."""
-    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+    """Paper init: conv (and linear) weights N(0, 0.02); BatchNorm gain N(1, 0.02) and bias 0 (official code)."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
         nn.init.normal_(module.weight, 0.0, INIT_STD)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
         nn.init.normal_(module.weight, 1.0, INIT_STD)
         nn.init.zeros_(module.bias)
 

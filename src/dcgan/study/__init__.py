@@ -1,0 +1,167 @@
+"""Ablation study of the architecture guidelines: every variant x seed trained with the same budget (docs/study.md).
+
+Each cell is a normal run folder (``OUT/cells/VARIANT/seed-N/00000-cell``), so every tool opens it. A cell
+whose ``cell.json`` exists finished (or diverged) and is reused; a cell stopped midway is trained again
+from scratch, so an interrupted study continues where it stopped. Cells run one after another, or
+``parallel`` at a time as local processes through :mod:`concurrent.futures`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from dcgan.errors import UserError
+from dcgan.settings.study import StudySettings, parse_entry
+
+CELL_FILE = "cell.json"
+IMPROVE_SHARE = 0.9  # a cell failed when its final distance is not at least 10% below its first evaluation
+WARN_AFTER = 3  # dcgan.metrics.tracking warns of a collapse after this many degraded evaluations in a row
+
+
+def cell_dir(out: Path, entry: str, seed: int) -> Path:
+    return out / "cells" / entry.replace("=", "-") / f"seed-{seed}"
+
+
+def run_config(s: StudySettings, entry: str, seed: int, folder: Path, threads: int) -> Any:
+    from dcgan.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    variant, overrides = parse_entry(entry)
+    return RunConfig(
+        data=DataConfig(spec=s.data, data_root=s.data_root, image_size=s.image_size, num_images=s.num_images),
+        model=ModelConfig(image_size=s.image_size, z_dim=s.z_dim, ngf=s.ngf, ndf=s.ndf, variant=variant),
+        train=TrainConfig(batch_size=s.batch_size, max_steps=s.max_steps, seed=seed, out=str(folder), name="cell",
+                          eval_every=s.eval_every, eval_samples=s.eval_samples, eval_extractor=s.eval_extractor,
+                          log_every=min(50, s.eval_every), num_fixed_samples=16, **overrides),
+    )
+
+
+def train_cell(s: StudySettings, entry: str, seed: int, threads: int) -> dict[str, Any]:
+    """Train one cell (unless it finished before) and return its cell.json record."""
+    folder = cell_dir(Path(s.out), entry, seed)
+    marker = folder / CELL_FILE
+    if marker.exists():
+        return json.loads(marker.read_text())
+    import torch
+
+    from dcgan.train import Diverged, train
+
+    if folder.exists():  # a cell stopped midway: start it again so every finished cell had the same budget
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    torch.set_num_threads(threads)
+    cfg = run_config(s, entry, seed, folder, threads)
+    status, message = "finished", ""
+    try:
+        run_dir = train(cfg)
+    except Diverged as exc:
+        status, message = "diverged", str(exc)
+        run_dir = next(folder.glob("*-cell"))
+    record = {"entry": entry, "seed": seed, "status": status, "message": message, "run_dir": str(run_dir.relative_to(folder.parent.parent.parent))}
+    marker.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _threads(parallel: int) -> int:
+    return max(1, (os.cpu_count() or 1) // parallel)
+
+
+def run_cells(s: StudySettings) -> list[dict[str, Any]]:
+    """Train every cell not yet finished; return the cell records in (entry, seed) order."""
+    jobs = [(entry, seed) for entry in s.entries() for seed in s.seed_list()]
+    if s.parallel == 1:
+        return [train_cell(s, entry, seed, _threads(1)) for entry, seed in jobs]
+    # spawn: a forked child would inherit torch's thread pools of the parent, which deadlocks on some platforms
+    with ProcessPoolExecutor(max_workers=s.parallel, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(train_cell, s, entry, seed, _threads(s.parallel)) for entry, seed in jobs]
+        return [f.result() for f in futures]
+
+
+def cell_summary(out: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Read a cell's evaluations from its metrics.jsonl: the curve, final/best distance, collapse warnings, failure."""
+    from dcgan.runs import read_metrics
+
+    evals = [r for r in read_metrics(out / record["run_dir"]) if "eval_value" in r]
+    curve = [(r["step"], float(r["eval_value"])) for r in evals]
+    values = [v for _, v in curve]
+    final = values[-1] if values and record["status"] == "finished" else math.nan
+    collapses = sum(r.get("eval_worse_streak") == WARN_AFTER for r in evals)
+    reasons = []
+    if record["status"] == "diverged":
+        reasons.append("diverged (NaN or infinite loss or weight)")
+    if not values or not all(math.isfinite(v) for v in values):
+        reasons.append("no finite distance")
+    elif not final <= IMPROVE_SHARE * values[0]:
+        reasons.append(f"final distance not {1 - IMPROVE_SHARE:.0%} below the first evaluation")
+    if evals and evals[-1].get("eval_worse_streak", 0) >= WARN_AFTER:
+        reasons.append("collapse warning active at the end")
+    return {"entry": record["entry"], "seed": record["seed"], "status": record["status"], "run_dir": record["run_dir"],
+            "curve": curve, "final": final, "best": min(values) if values else math.nan, "collapse_events": collapses,
+            "failed": bool(reasons), "why_failed": reasons}
+
+
+def _mean_sd(xs: list[float]) -> tuple[float, float]:
+    xs = [x for x in xs if math.isfinite(x)]
+    if not xs:
+        return math.nan, math.nan
+    m = sum(xs) / len(xs)
+    return m, (math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0)
+
+
+def first_crossing(curve: list[tuple[int, float]], threshold: float) -> int | None:
+    return next((step for step, v in curve if v <= threshold), None)
+
+
+def summarise(s: StudySettings, cells: list[dict[str, Any]]) -> dict[str, Any]:
+    entries = s.entries()
+    by = {e: [c for c in cells if c["entry"] == e] for e in entries}
+    threshold = s.threshold
+    if threshold is None:
+        finals = sorted(c["final"] for c in by[entries[0]] if math.isfinite(c["final"]))
+        threshold = finals[len(finals) // 2] if finals else math.nan
+    table = []
+    for e in entries:
+        rows = by[e]
+        steps = [first_crossing(c["curve"], threshold) for c in rows]
+        reached = [x for x in steps if x is not None]
+        fm, fsd = _mean_sd([c["final"] for c in rows])
+        bm, bsd = _mean_sd([c["best"] for c in rows])
+        table.append({"variant": e, "seeds": len(rows), "success_share": sum(not c["failed"] for c in rows) / len(rows),
+                      "final_mean": fm, "final_sd": fsd, "best_mean": bm, "best_sd": bsd,
+                      "steps_to_threshold_median": sorted(reached)[len(reached) // 2] if reached else None,
+                      "reached_threshold": len(reached), "collapse_events": sum(c["collapse_events"] for c in rows),
+                      "diverged": sum(c["status"] == "diverged" for c in rows)})
+    return {"threshold": threshold, "table": table}
+
+
+def study(s: StudySettings) -> Path:
+    """Train (or reuse) every cell, then write study.json, report.md, distance.png and samples.png into ``s.out``."""
+    out = Path(s.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = run_cells(s)
+    cells = [cell_summary(out, r) for r in records]
+    summary = summarise(s, cells)
+    from dcgan.study.report import write_figures, write_report
+
+    figures = write_figures(out, s, cells)
+    doc = {"settings": dataclasses.asdict(s), "metric": _metric_name(out, cells), **summary, "cells": cells, "figures": figures}
+    (out / "study.json").write_text(json.dumps(doc, indent=2, allow_nan=True) + "\n")
+    write_report(out, doc)
+    return out
+
+
+def _metric_name(out: Path, cells: list[dict[str, Any]]) -> str:
+    from dcgan.runs import read_metrics
+
+    for c in cells:
+        for r in read_metrics(out / c["run_dir"]):
+            if "eval_metric" in r:
+                return str(r["eval_metric"])
+    raise UserError(f"no cell of {out} has an evaluation: was --eval-every larger than --max-steps?")
