@@ -51,23 +51,23 @@ def sync(device: torch.device) -> None:
 class ReferenceLoop:
     """The standard loop: contiguous fp32, DataLoader, Adam, BCE on D's output, `.item()` every step."""
 
-    def __init__(self, cfg: ModelConfig, images: torch.Tensor, batch: int, device: torch.device) -> None:
+    def __init__(self, cfg: ModelConfig, images: torch.Tensor | None, batch: int, device: torch.device, loader: DataLoader | None = None) -> None:
         self.g, self.d = (m.to(device) for m in build_models(cfg, seed=0))
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        # The dataset holds normalised float images, as torchvision transforms would produce them.
-        dataset = TensorDataset(images.float().div(127.5).sub(1))
-        self.loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=0,
-                                 pin_memory=device.type == "cuda")
+        # By default the dataset holds normalised float images, as torchvision transforms would produce them;
+        # time_to_quality.py passes the loader its users build (ImageFolder over PNG files).
+        self.loader = loader or DataLoader(TensorDataset(images.float().div(127.5).sub(1)), batch_size=batch, shuffle=True,
+                                           drop_last=True, num_workers=0, pin_memory=device.type == "cuda")
         self.batches = iter(self.loader)
         self.z_dim, self.batch, self.device = cfg.z_dim, batch, device
 
     def step(self) -> None:
         try:
-            (real,) = next(self.batches)
+            real = next(self.batches)[0]
         except StopIteration:
             self.batches = iter(self.loader)
-            (real,) = next(self.batches)
+            real = next(self.batches)[0]
         real = real.to(self.device)
         ones = torch.ones(self.batch, device=self.device)
         zeros = torch.zeros(self.batch, device=self.device)

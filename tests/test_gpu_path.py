@@ -19,7 +19,12 @@ from dcgan.graphs import CapturedStep, graph_ready
 from dcgan.models import build_models
 from dcgan.train import GanStep, Trainer, learning_rate, prepare, resume, train
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (benchmarks/gpu_check.sh runs these on one)")
+_skip_without_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (benchmarks/gpu_check.sh runs these on one)")
+
+
+def cuda(test):
+    """Mark ``test`` as a CUDA test (marker ``cuda``, selected by gpu_check.sh) that skips without a GPU."""
+    return pytest.mark.cuda(_skip_without_cuda(test))
 GPU = torch.device("cuda") if torch.cuda.is_available() else None
 
 

@@ -127,26 +127,31 @@ class GanStep:
         # A captured step cannot keep autocast's cache of cast weights (it would hold stale copies).
         return torch.autocast(self.device.type, dtype=DTYPES[self.precision], cache_enabled=not self.capturable)
 
-    def __call__(self, real_uint8: torch.Tensor, z: torch.Tensor) -> None:
-        self.device_step(real_uint8, z)
+    def __call__(self, real_uint8: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        self.device_step(real_uint8, z, labels)
         self.count += 1
 
-    def device_step(self, real_uint8: torch.Tensor, z: torch.Tensor) -> None:
-        """Queue one step's work on the device (no host sync; what dcgan.graphs captures)."""
+    def device_step(self, real_uint8: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """Queue one step's work on the device (no host sync; what dcgan.graphs captures).
+
+        ``labels`` (B,): the real images' classes for a conditional model; G draws the same classes, as in
+        the paper's official MNIST code, so D judges each image with its label.
+        """
+        cond = {} if labels is None else {"labels": labels}
         real = to_unit_range(real_uint8.to(self.device, non_blocking=True)).contiguous(memory_format=self.memory_format)
         # D step: real and generated images in separate batches, as in the paper's code, so that
         # BatchNorm never mixes their statistics. Two backward passes let DDP skip one all-reduce.
         self.opt_d.zero_grad(set_to_none=True)
         with self.autocast():
-            fake = self.g(z)
+            fake = self.g(z, **cond)
         no_sync = self.d.no_sync() if isinstance(self.d, nn.parallel.DistributedDataParallel) else nullcontext()
         with no_sync:
             with self.autocast():
-                real_logits = self.d(real)
+                real_logits = self.d(real, **cond)
             d_loss_real = loss_real(real_logits, self.real_target)
             self.scaler_d.scale(d_loss_real).backward()
         with self.autocast():
-            fake_logits = self.d(fake.detach())
+            fake_logits = self.d(fake.detach(), **cond)
         d_loss_fake = loss_fake(fake_logits)
         self.scaler_d.scale(d_loss_fake).backward()
         self.scaler_d.step(self.opt_d)
@@ -158,8 +163,8 @@ class GanStep:
             self.opt_g.zero_grad(set_to_none=True)
             with self.autocast():
                 if g_step:
-                    fake = self.g(z)
-                gen_logits = self.d_for_g(fake)
+                    fake = self.g(z, **cond)
+                gen_logits = self.d_for_g(fake, **cond)
             loss_g = generator_loss(gen_logits)
             self.scaler_g.scale(loss_g).backward()
             self.scaler_g.step(self.opt_g)
@@ -265,7 +270,9 @@ class Trainer:
         self.g.to(self.device, memory_format=memory_format)
         self.d.to(self.device, memory_format=memory_format)
         graphs, why_not = graph_ready(self.device, self.precision, distributed.world_size(), cfg.train.compile)
-        graphs = graphs and cfg.train.cuda_graphs
+        graphs = graphs and cfg.train.cuda_graphs and not cfg.model.conditional
+        if cfg.model.conditional and cfg.train.cuda_graphs and why_not == "":
+            why_not = "a conditional model's step takes labels, which the captured step does not"
         self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile, capturable=graphs)
         if graphs:
             self.step_fn = CapturedStep(self.step_fn)
@@ -275,6 +282,7 @@ class Trainer:
         self.average = GeneratorAverage(self.g, cfg.train.ema, cfg.train.batch_size) if cfg.train.ema and distributed.is_main() else None
         self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.train.seed, distributed.rank(), distributed.world_size())
         self.feed = BatchFeed(data.images, self.sampler, self.device)
+        self.labels = condition_labels(data, cfg.model) if cfg.model.conditional else None  # (N,) int64 on the host
         self.noise = torch.Generator(device=self.device)
         self.fixed_z = z_from_seeds(range(cfg.train.num_fixed_samples), cfg.model.z_dim, cfg.model.z_dist)
         self.step = 0
@@ -376,8 +384,9 @@ class Trainer:
         self.log.info(
             f"training: {end} steps ({self.sampler.steps_per_epoch} per epoch), batch {cfg.train.batch_size} x {distributed.world_size()} "
             f"process(es), device {self.device}, precision {self.precision}, channels-last {cfg.train.channels_last}, "
-            f"compile {cfg.train.compile}, allocator fix {allocator_settings_applied()}"
+            f"compile {cfg.train.compile}, CUDA graphs {isinstance(self.step_fn, CapturedStep)}, allocator fix {allocator_settings_applied()}"
         )
+        self.log.info(f"batches: {self.feed.placement}")
         self.log.info(f"optimiser: Adam lr {cfg.train.lr} betas ({cfg.train.beta1}, {cfg.train.beta2})"
                       + (f", linear decay to 0 over the last {cfg.train.lr_decay:.0%} of steps" if cfg.train.lr_decay else "")
                       + (f", weight decay {cfg.train.weight_decay:g}" if cfg.train.weight_decay else "")
@@ -473,11 +482,15 @@ class Trainer:
         """
         cfg = self.cfg.train
         batch = self.feed(self.step)
+        labels = None if self.labels is None else self.labels[self.sampler.indices(self.step)].to(self.device, non_blocking=True)
         self.noise.manual_seed(step_seed(cfg.seed, self.step, distributed.rank()))
         z = sample_z(cfg.batch_size, self.cfg.model.z_dim, self.cfg.model.z_dist, self.noise, self.device)
         lr = learning_rate(cfg, self.step, self.end)
         self.step_fn.set_lr(lr)
-        self.step_fn(batch, z)
+        if labels is None:
+            self.step_fn(batch, z)
+        else:  # a conditional model (never a captured step, whose call takes no labels)
+            self.step_fn(batch, z, labels)
         if self.average is not None:
             self.average.update(self.g)
         self.step += 1
@@ -522,10 +535,26 @@ class Trainer:
 
 
 def prepare(cfg: RunConfig) -> tuple[RunConfig, ImageData]:
-    """Load the data and fix the model's channels and size to match it."""
+    """Load the data and fix the model's channels and size (and a conditional model's classes) to match it."""
     data = load_data(cfg.data, seed=cfg.train.seed)
-    model = dataclasses.replace(cfg.model, image_size=cfg.data.image_size, channels=data.channels)
+    classes = 0
+    if cfg.model.conditional:  # the class count comes from the label names, else from the largest label
+        classes = len(data.label_names.get("label") or []) or int(condition_labels(data, cfg.model).max()) + 1
+    model = dataclasses.replace(cfg.model, image_size=cfg.data.image_size, channels=data.channels, num_classes=classes)
     return dataclasses.replace(cfg, model=model), data
+
+
+def condition_labels(data: ImageData, model: ModelConfig) -> torch.Tensor:
+    """Return the (N,) class labels a conditional model trains on (the data's ``label`` factor), or raise a UserError."""
+    if "label" not in data.labels:
+        have = f"it has only {', '.join(sorted(data.labels))}" if data.labels else "it has none"
+        raise UserError(f"--conditional needs class labels ('label') in the data: {have} (use e.g. mnist, an .npz with y_train, "
+                        "or an image folder with one subfolder per class)")
+    labels = data.labels["label"]
+    if model.num_classes and (int(labels.min()) < 0 or int(labels.max()) >= model.num_classes):
+        raise UserError(f"the data's labels run from {int(labels.min())} to {int(labels.max())} but this conditional model has "
+                        f"{model.num_classes} classes")
+    return labels
 
 
 def train(cfg: RunConfig) -> Path:
