@@ -52,6 +52,21 @@ def test_the_cpu_feed_gives_the_sampler_s_batches() -> None:
     assert feed.placement == "host memory"
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_the_resident_feed_gathers_the_sampler_s_batches(rank: int) -> None:
+    """The GPU-resident path (forced here on the CPU): per-epoch order on the device, one gather a batch."""
+    images = torch.arange(45, dtype=torch.uint8).view(45, 1, 1, 1).expand(45, 1, 2, 2).contiguous()
+    sampler = BatchSampler(45, 4, seed=5, rank=rank, world_size=2)  # 5 steps per epoch, 5 images left out each
+    feed = BatchFeed(images, sampler, torch.device("cpu"), resident=True)
+    assert feed.placement.startswith("on the CPU")
+    seen = []
+    for step in (0, 1, 4, 5, 9, 13, 2):  # across epochs and back (a resume starts anywhere)
+        batch = feed(step)
+        assert torch.equal(batch, images[sampler.indices(step)])
+        seen.append(batch[:, 0, 0, 0].tolist())
+    assert seen[0] != seen[3]  # epoch 1 is in another order than epoch 0
+
+
 def test_a_checkpointed_learning_rate_is_a_plain_float(tmp_path: Path) -> None:
     """Optimiser states are saved with float rates, so a GPU-written checkpoint resumes on a CPU."""
     cfg = tiny_run(tmp_path, "cpu", max_steps=4)

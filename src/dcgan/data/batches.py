@@ -34,8 +34,13 @@ class BatchSampler:
             self._epoch, self._perm = epoch, torch.randperm(self.num_items, generator=gen)
         return self._perm
 
-    def indices(self, step: int) -> torch.Tensor:
-        """Return this process's item indices for global ``step`` (0-based, counting across epochs)."""
+    def locate(self, step: int) -> tuple[int, slice]:
+        """Return the epoch of global ``step`` and the part of that epoch's permutation this process takes."""
         epoch, within = divmod(step, self.steps_per_epoch)
         start = (within * self.world_size + self.rank) * self.batch_size
-        return self.permutation(epoch)[start : start + self.batch_size]
+        return epoch, slice(start, start + self.batch_size)
+
+    def indices(self, step: int) -> torch.Tensor:
+        """Return this process's item indices for global ``step`` (0-based, counting across epochs)."""
+        epoch, part = self.locate(step)
+        return self.permutation(epoch)[part]

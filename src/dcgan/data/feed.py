@@ -29,16 +29,18 @@ class BatchFeed:
     """``feed(step)`` returns that step's (B, C, H, W) uint8 batch on ``device``; ``placement`` says how."""
 
     def __init__(self, images: torch.Tensor, sampler: BatchSampler, device: torch.device, resident: bool | None = None) -> None:
+        """``resident`` None chooses by memory on a GPU; True forces the device-gather path (tests run it on a CPU)."""
         self.images, self.sampler, self.device = images, sampler, device
         nbytes = images.numel() * images.element_size()
-        if device.type != "cuda":
-            self.placement = "host memory"
-            return
-        self.resident = fits_on_gpu(nbytes, device) if resident is None else resident
-        if self.resident:
+        if resident is None:
+            resident = device.type == "cuda" and fits_on_gpu(nbytes, device)
+        self.resident = resident
+        if resident:
             self.images = images.to(device)
-            self.placement = f"on the GPU ({nbytes / 1e9:.2f} GB uint8, batches gathered there)"
+            self.placement = f"on the {device.type.upper()} ({nbytes / 1e9:.2f} GB uint8, batches gathered there)"
             self._epoch, self._order = -1, None
+        elif device.type != "cuda":
+            self.placement = "host memory"
         else:
             self.placement = "host memory, pinned prefetch on a side stream"
             shape = (sampler.batch_size, *images.shape[1:])
@@ -49,10 +51,10 @@ class BatchFeed:
             self._ready_step: int | None = None
 
     def __call__(self, step: int) -> torch.Tensor:
+        if self.resident:
+            return self._gather_on_device(step)
         if self.device.type != "cuda":
             return self.images[self.sampler.indices(step)]
-        if self.resident:
-            return self._gather_on_gpu(step)
         if self._ready_step != step:  # first call, or a jump (resume): fetch this step now
             self._prefetch(step)
         batch = self._on_gpu[step % 2]
@@ -60,12 +62,11 @@ class BatchFeed:
         self._prefetch(step + 1)
         return batch
 
-    def _gather_on_gpu(self, step: int) -> torch.Tensor:
-        epoch, within = divmod(step, self.sampler.steps_per_epoch)
-        if epoch != self._epoch:
+    def _gather_on_device(self, step: int) -> torch.Tensor:
+        epoch, part = self.sampler.locate(step)
+        if epoch != self._epoch:  # one copy of the epoch's order, then every batch is a gather on the device
             self._epoch, self._order = epoch, self.sampler.permutation(epoch).to(self.device)
-        start = (within * self.sampler.world_size + self.sampler.rank) * self.sampler.batch_size
-        return self.images.index_select(0, self._order[start : start + self.sampler.batch_size])
+        return self.images.index_select(0, self._order[part])
 
     def _prefetch(self, step: int) -> None:
         slot = step % 2
