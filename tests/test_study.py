@@ -73,3 +73,23 @@ def test_parallel_processes(tmp_path: Path) -> None:
     out = study(_settings(tmp_path / "par", variants="no-bn", seeds="0-1", parallel=2))
     doc = json.loads((out / "study.json").read_text())
     assert [c["seed"] for c in doc["cells"]] == [0, 1] and all(c["status"] == "finished" for c in doc["cells"])
+
+
+def test_finished_cells_from_other_settings_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "st"
+    study(_settings(out, variants="dcgan", seeds="0"))
+    with pytest.raises(UserError, match="trained with other settings"):
+        study(_settings(out, variants="dcgan", seeds="0", max_steps=6))
+
+
+def test_submitit_local_executor(tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    out = tmp_path / "sub"
+    doc = json.loads((study(_settings(out, variants="dcgan", seeds="0-1", launcher="submitit-local", parallel=2)) / "study.json").read_text())
+    assert [c["seed"] for c in doc["cells"]] == [0, 1] and all(c["status"] == "finished" for c in doc["cells"])
+    assert list((out / "submitit").glob("*_log.out"))  # the jobs ran through submitit (its logs), not in this process
+    # Same cells as a local run: the launcher changes where a cell trains, not what it learns.
+    local = json.loads((study(_settings(tmp_path / "loc", variants="dcgan", seeds="0-1")) / "study.json").read_text())
+    assert [c["final"] for c in doc["cells"]] == pytest.approx([c["final"] for c in local["cells"]])
+    with pytest.raises(UserError, match="--launcher must be"):
+        _settings(out, launcher="pbs")

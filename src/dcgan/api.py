@@ -53,6 +53,11 @@ class Model:
         return self.config.channels
 
     @property
+    def label(self) -> int | None:
+        """The class a conditional G draws (``load(..., label=K)``); None: image i of a batch is class i mod K."""
+        return self.generator.join.label if self.generator.join is not None else None
+
+    @property
     def averaged(self) -> bool:
         """True when G is the moving average of an ``--ema`` run."""
         return bool(self.payload.get("generator_ema"))
@@ -86,17 +91,30 @@ class Model:
         """Return the checkpoint facts every results.json starts with."""
         return {"checkpoint": str(self.path), "step": self.payload.get("step"), "epoch": self.payload.get("epoch"),
                 "digest": self.payload.get("digest"), "z_dim": self.z_dim, "z_dist": self.z_dist,
-                "image_size": self.image_size, "channels": self.channels, "averaged_generator": self.averaged}
+                "image_size": self.image_size, "channels": self.channels, "averaged_generator": self.averaged,
+                **({"conditional_label": self.label} if self.config.conditional else {})}
 
 
-def load(checkpoint: str | Path, device: str | torch.device = "auto", averaged: bool = True) -> Model:
-    """Open a run folder (its latest.pt) or a checkpoint file safely; return the Model (G averaged if the run has one)."""
+def load(checkpoint: str | Path, device: str | torch.device = "auto", averaged: bool = True, label: int | None = None) -> Model:
+    """Open a run folder (its latest.pt) or a checkpoint file safely; return the Model (G averaged if the run has one).
+
+    ``label``: the class every image of a conditional model (``dcgan train --conditional``) is drawn as.
+    """
     from dcgan.checkpoint import generator_from_checkpoint, open_checkpoint
     from dcgan.device import resolve_device
 
     path, payload, cfg = open_checkpoint(checkpoint)
+    if label is not None:
+        k = cfg.model.num_classes
+        if not cfg.model.conditional:
+            raise UserError(f"--label {label}: {path} is not a conditional model (it was not trained with --conditional)")
+        if not 0 <= label < k:
+            raise UserError(f"--label must be a class from 0 to {k - 1} for {path}, not {label}")
     dev = resolve_device(device)
-    return Model(path, payload, cfg, generator_from_checkpoint(payload, dev, averaged=averaged), dev)
+    generator = generator_from_checkpoint(payload, dev, averaged=averaged)
+    if generator.join is not None:
+        generator.join.label = label
+    return Model(path, payload, cfg, generator, dev)
 
 
 def load_judge(path: str | Path, model: Model | None = None) -> Any:

@@ -17,7 +17,7 @@ from dcgan.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("dcgan.commands.train", "train a DCGAN (paper defaults built in), or resume a run"),
     "sample": ("dcgan.commands.sample", "generate images from a checkpoint: a grid and/or one PNG per seed"),
-    "data": ("dcgan.commands.data", "look at a data source: a grid of images with their labels (e.g. 'dcgan data preview rooms')"),
+    "data": ("dcgan.commands.data", "data tools: preview a source, pack it once into a memory-mapped store, find near-duplicates (semantic hash)"),
     "judge": ("dcgan.commands.judge", "judges: train classifiers of labelled factors (+ rooms localiser), score images, select seeds by query"),
     "eval": ("dcgan.commands.eval", "score a checkpoint: FID (Inception) or FD-judge/FD-dfeat/FD-random, KID, precision/recall/density/coverage"),
     "probe": ("dcgan.commands.probe", "linear probe: classify labelled images with D's features (+ random-D and pixel baselines)"),
@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "memorization": ("dcgan.commands.memorization", "nearest training images of samples vs held-out images (pixels and features): near-copies"),
     "project": ("dcgan.commands.project", "find the code of real images (G(z) reconstructs them), for walk/arithmetic/direction on photos"),
     "study": ("dcgan.commands.study", "ablation study of the architecture guidelines: variants x seeds, same budget; table, distance plot, samples"),
+    "nn-classify": ("dcgan.commands.nn_classify", "MNIST appendix: 1-nearest-neighbour classifier from class-conditional samples, tested on real digits"),
+    "explore": ("dcgan.commands.explore", "a local web page to play with a model: samples, walks, arithmetic, directions, forgetting, inside D"),
 }
 
 

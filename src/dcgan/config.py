@@ -61,9 +61,15 @@ class ModelConfig:
     variant: str = option("dcgan", 'architecture: dcgan (the paper\'s recipe) or an ablation that breaks one guideline: '
                           'pooling, fc-hidden, bn-everywhere, no-bn, relu-d, or mlp (the fully connected GAN of Goodfellow et al.); see docs/study.md',
                           choices=VARIANTS)
+    conditional: bool = option(False, "condition G and D on the data's class label (the paper's MNIST appendix): a one-hot label joined to z "
+                               "and to D's feature maps; sample with --label K; needs labelled data (an .npz with y_train, mnist, ...)")
+    num_classes: int = 0  # of a conditional model; set from the data's labels by dcgan.train (0: unconditional)
 
     def __post_init__(self) -> None:
         check_image_size(self.image_size)
+        if self.num_classes < 0 or (self.num_classes and not self.conditional) or self.num_classes == 1:
+            raise UserError(f"num_classes {self.num_classes} does not fit conditional={self.conditional}: "
+                            "an unconditional model has 0 classes, a conditional one at least 2")
         if self.channels not in (1, 3):
             raise UserError(f"channels must be 1 or 3, not {self.channels}")
         if self.z_dist not in ("normal", "uniform"):

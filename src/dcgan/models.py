@@ -8,13 +8,18 @@ which is the numerically stable way to compute the same thing.
 
 ``ModelConfig.variant`` builds the ablations of docs/study.md instead, each breaking one guideline; the
 default, ``dcgan``, is the recipe above and keeps its parameter names, so older checkpoints still load.
+
+``ModelConfig.conditional`` (the paper's MNIST appendix, as its official MNIST code): a one-hot class label
+is joined to z as extra channels, and to D's input and every D block's input (and its head's) as constant
+feature maps. The join is a parameter-free :class:`LabelJoin` placed inside the stages, so tools that walk
+``Generator.layers()`` or read ``Discriminator.features`` keep working on conditional nets.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 from torch import nn
@@ -64,6 +69,54 @@ class Maxout(nn.Module):
         return self.linear(x).view(x.shape[0], self.width, self.pieces).amax(dim=-1)  # (B, width)
 
 
+class LabelJoin(nn.Module):
+    """Append a one-hot label to (B, C, H, W) maps as K constant maps, or to (B, F) vectors as K entries.
+
+    The labels of the current call are set by the net's ``forward`` (``given``); without them G uses
+    ``label`` when set (``dcgan.load(..., label=K)``), else image i of a batch is class i mod K (balanced
+    classes, deterministic: what training grids, BatchNorm re-estimation and evaluation use); D, which
+    never needs to invent a label, joins zeros (no class information) so its features are defined.
+    """
+
+    def __init__(self, num_classes: int, invent: bool) -> None:
+        super().__init__()
+        self.num_classes, self.invent = num_classes, invent
+        self.label: int | None = None
+        self.current: torch.Tensor | None = None  # (B,) int64 labels of the call in progress
+
+    @contextmanager
+    def given(self, labels: torch.Tensor | None) -> Iterator[None]:
+        """Use ``labels`` for the joins of one forward pass (nested passes keep the outer labels)."""
+        outer = self.current
+        if labels is not None:
+            self.current = labels
+        try:
+            yield
+        finally:
+            self.current = outer
+
+    def one_hot(self, batch: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        labels = self.current
+        if labels is None and self.invent:
+            labels = (torch.full((batch,), self.label, device=device) if self.label is not None
+                      else torch.arange(batch, device=device) % self.num_classes)
+        if labels is None:
+            return torch.zeros(batch, self.num_classes, device=device, dtype=dtype)
+        if len(labels) != batch:
+            raise ValueError(f"{len(labels)} labels for a batch of {batch}")
+        return nn.functional.one_hot(labels.to(device).long(), self.num_classes).to(dtype)  # (B, K)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.one_hot(x.shape[0], x.device, x.dtype)
+        if x.ndim == 4:
+            y = y[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])  # (B, K, H, W)
+        return torch.cat([x, y], dim=1)
+
+
+def _join(join: LabelJoin | None) -> list[nn.Module]:
+    return [join] if join is not None else []
+
+
 def _g_norm(cfg: ModelConfig, channels: int) -> list[nn.Module]:
     """BatchNorm for a hidden G layer, unless the variant drops it."""
     return [] if cfg.variant == "no-bn" else [nn.BatchNorm2d(channels)]
@@ -83,20 +136,22 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.join = LabelJoin(cfg.num_classes, invent=True) if cfg.conditional else None
+        k_extra = cfg.num_classes if cfg.conditional else 0  # one-hot channels joined to z
         if cfg.variant == "mlp":
-            self._build_mlp(cfg)
+            self._build_mlp(cfg, k_extra)
             return
         n = num_blocks(cfg.image_size)
         widths = [cfg.ngf * 2 ** (n - 1 - i) for i in range(n)]  # 64x64, ngf 64: 512, 256, 128, 64
         pad, out_pad = _conv_padding(cfg.kernel_size)
         k = cfg.kernel_size
         bias = cfg.variant == "no-bn"  # BatchNorm's shift replaces a bias; without it the convs need their own
-        project: list[nn.Module] = []
+        project: list[nn.Module] = _join(self.join)
         if cfg.variant == "fc-hidden":  # one fully connected hidden layer right after z
             hidden = FC_HIDDEN_WIDTH * cfg.ngf
-            project += [nn.Flatten(), nn.Linear(cfg.z_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            project += [nn.Flatten(), nn.Linear(cfg.z_dim + k_extra, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
                         nn.Unflatten(1, (hidden, 1, 1))]
-        z_channels = FC_HIDDEN_WIDTH * cfg.ngf if cfg.variant == "fc-hidden" else cfg.z_dim
+        z_channels = FC_HIDDEN_WIDTH * cfg.ngf if cfg.variant == "fc-hidden" else cfg.z_dim + k_extra
         # Project to 4x4: a transposed conv on a 1x1 input is a matrix multiply plus reshape.
         project += [nn.ConvTranspose2d(z_channels, widths[0], 4, 1, 0, bias=bias), *_g_norm(cfg, widths[0]), nn.ReLU(inplace=True)]
         self.project = nn.Sequential(*project)
@@ -114,9 +169,9 @@ class Generator(nn.Module):
         out_bn = [nn.BatchNorm2d(cfg.channels)] if cfg.variant == "bn-everywhere" else []
         self.to_image = nn.Sequential(*up(widths[-1], cfg.channels), *out_bn, nn.Tanh())
 
-    def _build_mlp(self, cfg: ModelConfig) -> None:
+    def _build_mlp(self, cfg: ModelConfig, k_extra: int) -> None:
         w, pixels = MLP_G_WIDTH, cfg.channels * cfg.image_size**2
-        self.project = nn.Sequential(nn.Flatten(), nn.Linear(cfg.z_dim, w), nn.ReLU(inplace=True))
+        self.project = nn.Sequential(*_join(self.join), nn.Flatten(), nn.Linear(cfg.z_dim + k_extra, w), nn.ReLU(inplace=True))
         self.blocks = nn.ModuleList([nn.Sequential(nn.Linear(w, w), nn.ReLU(inplace=True))])
         # Tanh rather than the original sigmoid: our images live in [-1, 1].
         self.to_image = nn.Sequential(nn.Linear(w, pixels), nn.Tanh(), nn.Unflatten(1, (cfg.channels, cfg.image_size, cfg.image_size)))
@@ -125,10 +180,12 @@ class Generator(nn.Module):
         """Return the stages in order, from the projection of z to the output layer."""
         return [self.project, *self.blocks, self.to_image]
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``labels`` (B,) int: the classes of a conditional G (see :class:`LabelJoin` when omitted); ignored otherwise."""
         x = z.view(z.shape[0], -1, 1, 1)  # (B, z_dim, 1, 1)
-        for layer in self.layers():
-            x = layer(x)
+        with self.join.given(labels) if self.join is not None else nullcontext():
+            for layer in self.layers():
+                x = layer(x)
         return x  # (B, C, S, S)
 
 
@@ -141,11 +198,16 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        # Conditional: the one-hot label joins the input of every block and of the head (one shared, parameter-free module).
+        self.join = LabelJoin(cfg.num_classes, invent=False) if cfg.conditional else None
+        kx = cfg.num_classes if cfg.conditional else 0
+        j = _join(self.join)
         if cfg.variant == "mlp":
             # No dropout (the 2014 model had it): every variant here trains without it, so only the architecture differs.
             w, p = MLP_D_WIDTH, MLP_D_PIECES
-            self.blocks = nn.ModuleList([nn.Sequential(nn.Flatten(), Maxout(cfg.channels * cfg.image_size**2, w, p)), Maxout(w, w, p)])
-            self.head = nn.Linear(w, 1)
+            self.blocks = nn.ModuleList([nn.Sequential(nn.Flatten(), *j, Maxout(cfg.channels * cfg.image_size**2 + kx, w, p)),
+                                         nn.Sequential(*j, Maxout(w + kx, w, p))])
+            self.head = nn.Sequential(*j, nn.Linear(w + kx, 1))
             return
         n = num_blocks(cfg.image_size)
         widths = [cfg.ndf * 2**i for i in range(n)]  # 64x64, ndf 64: 64, 128, 256, 512
@@ -154,11 +216,11 @@ class Discriminator(nn.Module):
         bias = cfg.variant == "no-bn"
         blocks = []
         for i, c_out in enumerate(widths):
-            c_in = cfg.channels if i == 0 else widths[i - 1]
+            c_in = (cfg.channels if i == 0 else widths[i - 1]) + kx
             if cfg.variant == "pooling":  # stride-1 conv, then average pooling does the downsampling
-                layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+                layers: list[nn.Module] = [*j, nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
             else:
-                layers = [nn.Conv2d(c_in, c_out, k, 2, pad, bias=bias)]
+                layers = [*j, nn.Conv2d(c_in, c_out, k, 2, pad, bias=bias)]
             # No BatchNorm on D's input layer (guideline); bn-everywhere adds it, no-bn has none.
             if cfg.variant != "no-bn" and (i > 0 or cfg.variant == "bn-everywhere"):
                 layers.append(nn.BatchNorm2d(c_out))
@@ -169,22 +231,30 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         if cfg.variant == "fc-hidden":  # one fully connected hidden layer before the output
             hidden = FC_HIDDEN_WIDTH * cfg.ndf
-            self.head: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * 16, hidden, bias=False), nn.BatchNorm1d(hidden),
-                                                 _d_act(cfg), nn.Linear(hidden, 1))
+            self.head: nn.Module = nn.Sequential(*j, nn.Flatten(), nn.Linear((widths[-1] + kx) * 16, hidden, bias=False),
+                                                 nn.BatchNorm1d(hidden), _d_act(cfg), nn.Linear(hidden, 1))
         else:
             # 4x4 feature map -> one logit: the flattened last conv, no hidden linear layer.
-            self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
+            self.head = nn.Sequential(*j, nn.Conv2d(widths[-1] + kx, 1, 4, 1, 0, bias=False)) if j else nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Return every block's activation, from the first (S/2) to the last (4x4; for mlp, (B, 240) vectors)."""
+    def _labelled(self, labels: torch.Tensor | None) -> AbstractContextManager[None]:
+        return self.join.given(labels) if self.join is not None else nullcontext()
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Return every block's activation, from the first (S/2) to the last (4x4; for mlp, (B, 240) vectors).
+
+        ``labels`` (B,): the classes of a conditional D; without them it sees zeros instead of a one-hot label.
+        """
         feats = []
-        for block in self.blocks:
-            x = block(x)
-            feats.append(x)
+        with self._labelled(labels):
+            for block in self.blocks:
+                x = block(x)
+                feats.append(x)
         return feats
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)[-1]).flatten()  # (B,)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        with self._labelled(labels):
+            return self.head(self.features(x)[-1]).flatten()  # (B,)
 
 
 def init_weights(module: nn.Module) -> None:
@@ -200,6 +270,8 @@ def init_weights(module: nn.Module) -> None:
 
 def build_models(cfg: ModelConfig, seed: int | None = None) -> tuple[Generator, Discriminator]:
     """Return freshly initialised (G, D); with ``seed`` the init is reproducible without touching global RNG."""
+    if cfg.conditional and cfg.num_classes < 2:
+        raise ValueError("a conditional model needs num_classes >= 2 (dcgan.train sets it from the data's labels)")
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)

@@ -16,6 +16,7 @@ from dcgan.analysis.arithmetic import arithmetic
 from dcgan.analysis.direction import direction
 from dcgan.analysis.forget import forget
 from dcgan.analysis.memorization import memorization
+from dcgan.analysis.nn_classify import nn_classify
 from dcgan.analysis.probe import probe
 from dcgan.analysis.project import project
 from dcgan.analysis.sample import sample
@@ -24,4 +25,4 @@ from dcgan.analysis.walk import walk
 from dcgan.metrics.evaluate import evaluate
 from dcgan.report import save
 
-__all__ = ["arithmetic", "direction", "evaluate", "forget", "memorization", "probe", "project", "sample", "save", "visualize", "walk"]
+__all__ = ["arithmetic", "direction", "evaluate", "forget", "memorization", "nn_classify", "probe", "project", "sample", "save", "visualize", "walk"]

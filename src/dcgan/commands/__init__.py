@@ -7,6 +7,7 @@ paths. Nothing here imports torch, so ``dcgan --help`` stays fast; the library i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,8 @@ def analysis_command(tool: str, settings: type[Settings], function: str, judge: 
     through :func:`dcgan.report.save`, prints the result's lines and the paths written.
     """
 
+    own_label = "label" in {f.name for f in dataclasses.fields(settings)}
+
     def add(p: argparse.ArgumentParser) -> None:
         add_checkpoint_argument(p)
         add_arguments(p, settings)
@@ -50,12 +53,15 @@ def analysis_command(tool: str, settings: type[Settings], function: str, judge: 
             p.add_argument("--judge", metavar="JUDGE", help=judge)
         add_out_argument(p, tool)
         add_device_argument(p)
+        if not own_label:  # a tool with its own --label (probe: a label factor) keeps it
+            p.add_argument("--label", dest="draw_label", type=int, metavar="K", help="class to draw, for a conditional model "
+                           "(dcgan train --conditional); default: image i of a batch is class i mod the class count")
 
     def run(args: argparse.Namespace) -> int:
         from dcgan import api, report
 
         chosen = from_args(settings, args)  # validated before anything is opened or written
-        model = api.load(args.checkpoint, args.device)
+        model = api.load(args.checkpoint, args.device, label=getattr(args, "draw_label", None))
         extra = {"judge": api.load_judge(args.judge, model) if args.judge else None} if judge is not None else {}
         result = library(function)(model, chosen, **extra)
         for line in result.lines():

@@ -1,7 +1,7 @@
 """Data sources -> ``ImageData`` (uint8 images + labels), chosen by a SPEC string.
 
 SPEC is a folder of images, an ``.npz`` file, a torchvision dataset name (``mnist``, ``fashion-mnist``,
-``cifar10``, ``svhn``, ``celeba``, ``lsun:<category>``), ``rooms`` (procedural scenes) or ``fake``.
+``cifar10``, ``svhn``, ``celeba``, ``lsun:<category>``), ``rooms`` (procedural scenes), ``fake``, or a pack folder (``dcgan data pack``; memory-mapped, no decoding).
 Append ``:test`` (or ``:train``, ``:val``, ``:extra``) to pick a split; the default is ``train``.
 """
 
@@ -44,6 +44,10 @@ def load_data(cfg: DataConfig, seed: int = 0) -> ImageData:
     path = Path(source).expanduser()
     if path.suffix.lower() == ".npz":
         return load_npz(path, split, size, channels, limit)
+    if path.is_dir() and (path / "dataset.json").is_file():  # a pack (dcgan data pack): memory-mapped, no decoding
+        from dcgan.data.pack import load_pack
+
+        return load_pack(path, size, channels, limit)
     if path.is_dir():
         return load_folder(path, size, channels, limit)
     if is_named(source) and not path.exists():

@@ -13,6 +13,7 @@ from dcgan.settings import option
 # Training settings a study entry may change on the paper's architecture ('beta1=0.9', 'lr=1e-3').
 TRAIN_OVERRIDES = ("lr", "beta1", "beta2", "g_steps", "label_smoothing", "weight_decay")
 DEFAULT_VARIANTS = ",".join((*VARIANTS, "beta1=0.9", "lr=1e-3"))
+LAUNCHERS = ("local", "slurm", "submitit-local")
 
 
 def parse_entry(entry: str) -> tuple[str, dict[str, float]]:
@@ -57,17 +58,28 @@ class StudySettings:
     ngf: int = option(32, "generator base width")
     ndf: int = option(32, "discriminator base width")
     threshold: float | None = option(None, "distance whose first crossing is 'steps to threshold' (default: the first variant's median final distance)")
-    parallel: int = option(1, "cells trained at once, as local processes (each gets its share of the CPU threads)")
+    parallel: int = option(1, "cells trained at once: local processes (each gets its share of the CPU threads), or the job array's parallelism")
+    launcher: str = option("local", "where cells run: local (in this process, or --parallel processes), slurm (one job per cell through "
+                           "submitit, from the machine that can submit), or submitit-local (submitit's local executor: the same path, here)",
+                           choices=LAUNCHERS)
+    slurm_partition: str | None = option(None, "Slurm partition of the cell jobs (--launcher slurm)", metavar="NAME")
+    timeout_min: int = option(120, "time limit of one cell job in minutes (--launcher slurm or submitit-local)")
+    cpus_per_job: int = option(4, "CPU cores of one cell job (--launcher slurm); the cell trains with that many threads")
+    gpus_per_job: int = option(0, "GPUs of one cell job (--launcher slurm)")
     out: str = option("study", "study folder: cells/VARIANT/seed-N run folders, study.json, report.md, figures", metavar="DIR")
 
     def __post_init__(self) -> None:
         self.entries()
         self.seed_list()
-        for name in ("max_steps", "eval_every", "batch_size", "parallel"):
+        if self.launcher not in LAUNCHERS:
+            raise UserError(f"--launcher must be one of {', '.join(LAUNCHERS)}, not {self.launcher!r}")
+        for name in ("max_steps", "eval_every", "batch_size", "parallel", "timeout_min", "cpus_per_job"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, not {getattr(self, name)}")
         if self.eval_every > self.max_steps:
             raise UserError(f"--eval-every {self.eval_every} is more than --max-steps {self.max_steps}: no cell would be evaluated")
+        if self.gpus_per_job < 0:
+            raise UserError(f"--gpus-per-job must not be negative, not {self.gpus_per_job}")
         if self.threshold is not None and not self.threshold > 0:
             raise UserError(f"--threshold must be positive, not {self.threshold}")
 

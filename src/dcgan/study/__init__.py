@@ -1,9 +1,10 @@
 """Ablation study of the architecture guidelines: every variant x seed trained with the same budget (docs/study.md).
 
 Each cell is a normal run folder (``OUT/cells/VARIANT/seed-N/00000-cell``), so every tool opens it. A cell
-whose ``cell.json`` exists finished (or diverged) and is reused; a cell stopped midway is trained again
-from scratch, so an interrupted study continues where it stopped. Cells run one after another, or
-``parallel`` at a time as local processes through :mod:`concurrent.futures`.
+whose ``cell.json`` exists finished (or diverged) and is reused (if it was trained with the same settings);
+a cell stopped midway is trained again from scratch, so an interrupted study continues where it stopped.
+Cells run one after another, ``parallel`` at a time as local processes through :mod:`concurrent.futures`,
+or as cluster jobs through submitit (:mod:`dcgan.study.cluster`).
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ def train_cell(s: StudySettings, entry: str, seed: int, threads: int) -> dict[st
     """Train one cell (unless it finished before) and return its cell.json record."""
     folder = cell_dir(Path(s.out), entry, seed)
     marker = folder / CELL_FILE
+    expected = _comparable(run_config(s, entry, seed, folder, threads).to_dict())
     if marker.exists():
-        return json.loads(marker.read_text())
+        record = json.loads(marker.read_text())
+        if record.get("config") != expected:  # reusing it would mix budgets or data within one table
+            raise UserError(f"{folder} was trained with other settings than this study's ({_difference(record.get('config'), expected)}): "
+                            "run the study with the settings it was started with, or give a new --out")
+        return record
     import torch
 
     from dcgan.train import Diverged, train
@@ -64,9 +70,24 @@ def train_cell(s: StudySettings, entry: str, seed: int, threads: int) -> dict[st
     except Diverged as exc:
         status, message = "diverged", str(exc)
         run_dir = next(folder.glob("*-cell"))
-    record = {"entry": entry, "seed": seed, "status": status, "message": message, "run_dir": str(run_dir.relative_to(folder.parent.parent.parent))}
+    record = {"entry": entry, "seed": seed, "status": status, "message": message, "run_dir": str(run_dir.relative_to(folder.parent.parent.parent)),
+              "config": expected}
     marker.write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make two cells comparable (not where the cell lives or how fast it runs)."""
+    train = {k: v for k, v in cfg["train"].items() if k not in ("out", "device", "precision", "channels_last", "compile", "cuda_graphs")}
+    return {"data": cfg["data"], "model": cfg["model"], "train": train}
+
+
+def _difference(stored: dict[str, Any] | None, expected: dict[str, Any]) -> str:
+    if not stored:
+        return "its cell.json records none"
+    diffs = [f"{section}.{k} {stored.get(section, {}).get(k)!r} vs {v!r}" for section, values in expected.items()
+             for k, v in values.items() if stored.get(section, {}).get(k) != v]
+    return "; ".join(diffs[:3]) or "settings differ"
 
 
 def _threads(parallel: int) -> int:
@@ -76,6 +97,10 @@ def _threads(parallel: int) -> int:
 def run_cells(s: StudySettings) -> list[dict[str, Any]]:
     """Train every cell not yet finished; return the cell records in (entry, seed) order."""
     jobs = [(entry, seed) for entry in s.entries() for seed in s.seed_list()]
+    if s.launcher != "local":
+        from dcgan.study.cluster import run_with_submitit
+
+        return run_with_submitit(s, jobs)
     if s.parallel == 1:
         return [train_cell(s, entry, seed, _threads(1)) for entry, seed in jobs]
     # spawn: a forked child would inherit torch's thread pools of the parent, which deadlocks on some platforms
