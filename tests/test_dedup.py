@@ -116,22 +116,6 @@ def test_dedup_refuses_bad_settings_and_tiny_data() -> None:
         dedup(data=ImageData(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)), progress=False)
 
 
-def test_hand_written_adam_follows_torch_adam() -> None:
-    from dcgan.data.dedup import Adam
-
-    torch.manual_seed(0)
-    target = torch.randn(5, 3)
-    ours, theirs = torch.zeros(5, 3, requires_grad=True), torch.zeros(5, 3, requires_grad=True)
-    mine, ref = Adam([ours], 0.05), torch.optim.Adam([theirs], lr=0.05, eps=1e-8)
-    for _ in range(30):
-        for p in (ours, theirs):
-            p.grad = None
-            ((p - target) ** 2).sum().backward()
-        mine.step()
-        ref.step()
-    assert torch.allclose(ours, theirs, atol=1e-5)
-
-
 def test_dedup_help_lists_every_setting(capsys: pytest.CaptureFixture) -> None:
     from dataclasses import fields
 

@@ -96,29 +96,6 @@ def hash_pixels(images: torch.Tensor) -> torch.Tensor:
     return fit_images(images, HASH_SIZE, 3)
 
 
-class Adam:
-    """Adam (Kingma & Ba) for the autoencoder's four tensors.
-
-    Written out because ``torch.optim`` imports torch._dynamo on first use, which takes several seconds:
-    longer than training the hash on a small folder.
-    """
-
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        step = self.lr * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)  # both bias corrections folded into the step size
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            m.mul_(b1).add_(p.grad, alpha=1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            p.addcdiv_(m, v.sqrt().add_(self.eps), value=-step)
-
-
 def prepare(pixels: torch.Tensor, normalize: bool) -> torch.Tensor:
     """Return (B, 3072) floats of (B, 3072) uint8 crops: in [0, 1], or with ``normalize`` each image's own zero mean, unit std.
 
@@ -155,7 +132,7 @@ def train_hash(images: torch.Tensor, settings: Any, device: torch.device | None 
     mean = torch.cat([prepare(flat[i : i + ENCODE_CHUNK], s.normalize) for i in range(0, len(flat), ENCODE_CHUNK)]).mean(0)
     torch.manual_seed(s.seed)
     net = SemanticHashNet(flat.shape[1], s.bits, s.dropout).to(device)
-    opt = Adam(list(net.parameters()), s.lr)
+    opt = torch.optim.Adam(net.parameters(), s.lr)
     noise_gen = torch.Generator(device=device).manual_seed(s.seed + 1)
     losses = []
     start = time.perf_counter()
