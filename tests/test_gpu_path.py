@@ -41,6 +41,8 @@ def test_graphs_are_used_only_where_a_graph_can_replay_the_step() -> None:
                                                       (gpu, "bf16", 2, False, "DDP"), (gpu, "bf16", 1, True, "--compile")]:
         ok, why = graph_ready(device, precision, world, compile)
         assert not ok and reason in why
+    ok, why = graph_ready(gpu, "bf16", 1, False, conditional=True)
+    assert not ok and "conditional" in why
 
 
 def test_the_cpu_feed_gives_the_sampler_s_batches() -> None:

@@ -23,7 +23,7 @@ import torch
 WARMUP_CALLS = 3  # eager steps before the capture (the capture guide's recommendation for cuDNN and optimiser state)
 
 
-def graph_ready(device: torch.device, precision: str, world_size: int, compile: bool) -> tuple[bool, str]:
+def graph_ready(device: torch.device, precision: str, world_size: int, compile: bool, conditional: bool = False) -> tuple[bool, str]:
     """Return whether the step can be captured, and why not when it cannot (for the run log)."""
     if device.type != "cuda":
         return False, "CUDA graphs need a GPU"
@@ -33,6 +33,8 @@ def graph_ready(device: torch.device, precision: str, world_size: int, compile: 
         return False, "graphs are not used with several processes (DDP)"
     if compile:
         return False, "--compile chooses its own graphs"
+    if conditional:
+        return False, "a conditional model's step takes labels, which the captured step does not"
     return True, ""
 
 
@@ -50,7 +52,9 @@ class CapturedStep:
     def __getattr__(self, name: str):
         return getattr(self.step, name)  # set_lr, read_stats, state_dict, ... belong to the step
 
-    def __call__(self, real_uint8: torch.Tensor, z: torch.Tensor) -> None:
+    def __call__(self, real_uint8: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        if labels is not None:
+            raise ValueError("a captured step takes no labels (graph_ready refuses conditional models)")
         device = self.step.device
         if self.static_real is None:
             self.static_real = torch.empty_like(real_uint8, device=device)

@@ -269,10 +269,8 @@ class Trainer:
         memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.g.to(self.device, memory_format=memory_format)
         self.d.to(self.device, memory_format=memory_format)
-        graphs, why_not = graph_ready(self.device, self.precision, distributed.world_size(), cfg.train.compile)
-        graphs = graphs and cfg.train.cuda_graphs and not cfg.model.conditional
-        if cfg.model.conditional and cfg.train.cuda_graphs and why_not == "":
-            why_not = "a conditional model's step takes labels, which the captured step does not"
+        graphs, why_not = graph_ready(self.device, self.precision, distributed.world_size(), cfg.train.compile, cfg.model.conditional)
+        graphs = graphs and cfg.train.cuda_graphs
         self.step_fn = GanStep(self.g, self.d, cfg.train, self.device, self.precision, cfg.train.compile, capturable=graphs)
         if graphs:
             self.step_fn = CapturedStep(self.step_fn)
@@ -487,10 +485,7 @@ class Trainer:
         z = sample_z(cfg.batch_size, self.cfg.model.z_dim, self.cfg.model.z_dist, self.noise, self.device)
         lr = learning_rate(cfg, self.step, self.end)
         self.step_fn.set_lr(lr)
-        if labels is None:
-            self.step_fn(batch, z)
-        else:  # a conditional model (never a captured step, whose call takes no labels)
-            self.step_fn(batch, z, labels)
+        self.step_fn(batch, z, labels)
         if self.average is not None:
             self.average.update(self.g)
         self.step += 1
