@@ -8,17 +8,22 @@ from collections.abc import Iterable
 from dcgan.errors import UserError
 
 
-def parse_seeds(text: str) -> list[int]:
-    """Parse '0-63', '3,17,42' or '0-9,100' into a list of non-negative seeds."""
-    seeds: list[int] = []
+def seed_ranges(text: str) -> list[tuple[int, int]]:
+    """Parse '0-63', '3,17,42' or '0-9,100' into (first, last) ranges, unexpanded, so a caller can bound a huge range cheaply."""
+    ranges: list[tuple[int, int]] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not match or (match[2] is not None and int(match[2]) < int(match[1])):
             raise UserError(f"cannot read seeds {text!r}: use a range '0-63', a list '3,17,42' or both '0-9,100'")
-        seeds.extend(range(int(match[1]), int(match[2] or match[1]) + 1))
-    if not seeds:
+        ranges.append((int(match[1]), int(match[2] or match[1])))
+    if not ranges:
         raise UserError(f"no seeds in {text!r}")
-    return seeds
+    return ranges
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Parse '0-63', '3,17,42' or '0-9,100' into a list of non-negative seeds."""
+    return [seed for first, last in seed_ranges(text) for seed in range(first, last + 1)]
 
 
 def looks_like_seeds(text: str) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import shlex
 import threading
 from collections import OrderedDict
@@ -28,7 +27,7 @@ import torch
 
 from dcgan.api import Model
 from dcgan.errors import UserError
-from dcgan.seeds import parse_seeds, seed_text
+from dcgan.seeds import seed_ranges, seed_text
 
 MAX_SEED = 2**32 - 1  # the largest seed the page accepts; torch takes more, but no user types more
 SEED_CACHE = 8192  # decoded images kept per (seed, drop): paging back and forth costs nothing
@@ -111,23 +110,18 @@ class Explorer:
         if len(text) > MAX_TEXT:
             raise UserError(f"{what}: {len(text)} characters is too long (at most {MAX_TEXT})")
         limit = limit or self.max_images
-        count = 0
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            # Checked before parse_seeds expands anything: '0-99999999999' must not build a list of 10^11 seeds.
-            m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-            if m is None:
-                raise UserError(f"cannot read {what} {text[:60]!r}: use a range '0-63', a list '3,17,42' or both")
-            lo, hi = int(m[1]), int(m[2] or m[1])
-            if hi > MAX_SEED:
-                raise UserError(f"{what}: seed {hi} is out of range (seeds go from 0 to {MAX_SEED})")
-            count += max(0, hi - lo + 1)
-            if count > limit:
-                raise UserError(f"{what}: more seeds than one request may ask for ({limit}); page through them")
         try:
-            seeds = parse_seeds(text.replace(" ", ""))
+            ranges = seed_ranges(text.replace(" ", ""))
         except UserError:
             raise UserError(f"cannot read {what} {text[:60]!r}: use a range '0-63', a list '3,17,42' or both") from None
-        return seeds
+        count = 0
+        for first, last in ranges:  # bounded before anything is expanded: '0-99999999999' must not build 10^11 seeds
+            if last > MAX_SEED:
+                raise UserError(f"{what}: seed {last} is out of range (seeds go from 0 to {MAX_SEED})")
+            count += last - first + 1
+            if count > limit:
+                raise UserError(f"{what}: more seeds than one request may ask for ({limit}); page through them")
+        return [seed for first, last in ranges for seed in range(first, last + 1)]
 
     def seed(self, text: str | None, what: str = "seed") -> int:
         """Return one seed in 0..MAX_SEED."""
