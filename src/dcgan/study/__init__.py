@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dcgan.errors import UserError
+from dcgan.report import write_json
 from dcgan.settings.study import StudySettings, parse_entry
 
 CELL_FILE = "cell.json"
@@ -72,7 +73,7 @@ def train_cell(s: StudySettings, entry: str, seed: int, threads: int) -> dict[st
         run_dir = next(folder.glob("*-cell"))
     record = {"entry": entry, "seed": seed, "status": status, "message": message, "run_dir": str(run_dir.relative_to(folder.parent.parent.parent)),
               "config": expected}
-    marker.write_text(json.dumps(record, indent=2) + "\n")
+    write_json(marker, record)  # atomic: a cell killed while writing its marker is retrained, never half-read
     return record
 
 
