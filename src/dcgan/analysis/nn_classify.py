@@ -36,17 +36,13 @@ def flat_pixels(images: torch.Tensor) -> torch.Tensor:
 def nearest_neighbour(train: torch.Tensor, test: torch.Tensor, chunk: int = 1024, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (index of the nearest train row, its squared Euclidean distance) for each (N, F) test row.
 
-    Ties go to the lowest index (``argmin``), so the answer does not depend on ``chunk``.
+    The search of ``dcgan memorization`` (train rows streamed ``chunk`` at a time, so 10M samples need not fit
+    as one matrix); ties go to the lowest index, so the answer does not depend on ``chunk``.
     """
-    train, test = train.float(), test.float()
-    train_sq = train.pow(2).sum(1)  # (M,)
-    index, dist = torch.empty(len(test), dtype=torch.long), torch.empty(len(test))
-    for start in tqdm(range(0, len(test), chunk), desc="nearest samples", unit="chunk", disable=not progress, leave=False):
-        rows = test[start : start + chunk]
-        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matrix product per chunk instead of a (chunk, M, F) difference tensor
-        d = torch.addmm(train_sq.unsqueeze(0), rows, train.T, alpha=-2.0).add_(rows.pow(2).sum(1, keepdim=True))  # (chunk, M)
-        dist[start : start + chunk], index[start : start + chunk] = d.min(dim=1)
-    return index, dist.clamp_(min=0.0)
+    from dcgan.analysis.memorization import nearest_neighbours
+
+    dist, index = nearest_neighbours(test, train, torch.Tensor.float, chunk, progress="nearest samples" if progress else None)
+    return index, dist.pow(2)
 
 
 def nn_error(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor, test_labels: torch.Tensor,
