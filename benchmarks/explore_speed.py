@@ -1,7 +1,7 @@
 """How fast dcgan explore answers the page, over real HTTP (uvicorn on loopback), on the CPU.
 
-    nice -n 10 .venv/bin/python benchmarks/explore_speed.py                 # 64x64, ngf 64 and ngf 32; about 2 minutes
-    nice -n 10 .venv/bin/python benchmarks/explore_speed.py --widths 64 --threads 2     # torch's two threads
+    .venv/bin/python benchmarks/explore_speed.py                 # 64x64, ngf 64 and ngf 32; about 2 minutes
+    .venv/bin/python benchmarks/explore_speed.py --threads 1     # one thread (for a machine busy with other jobs)
 
 The issue's bars: a 64-image grid at 64x64 reaches the page in under 150 ms after the first request, and
 one slider step (one image) in under 40 ms. Speed does not depend on what G learned, so each width gets a
@@ -75,8 +75,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", default="64,32", help="ngf = ndf values to measure (default: 64,32)")
     parser.add_argument("--repeats", type=int, default=15, help="requests per measurement (default: 15)")
-    parser.add_argument("--threads", type=int, default=1, help="dcgan explore --threads, and this process's for the "
-                                                                "side-by-side Model.sample (default: 1, the command's default)")
+    parser.add_argument("--threads", type=int, default=0, help="dcgan explore --threads, and this process's for the "
+                                                                "side-by-side Model.sample (default: 0, the command's default: "
+                                                                "torch's, one per core)")
     args = parser.parse_args()
     importlib.import_module("dcgan._alloc").apply_allocator_settings()  # as the command line does, before any tensor
     if args.threads:

@@ -294,7 +294,8 @@ def generator_from_checkpoint(payload: dict[str, Any], device: torch.device | st
     g = Generator(run_config(payload).model)
     ema = payload.get("generator_ema") if averaged else None
     _load_state(g, ema["generator"] if ema else payload["generator"], "generator")
-    return g.to(device).eval()
+    # Channels-last: the same images (to ~1e-8) 1.02-1.47x faster on the CPU (docs/performance.md, "Sampling").
+    return g.to(device, memory_format=torch.channels_last).eval()
 
 
 def discriminator_from_checkpoint(payload: dict[str, Any], device: torch.device | str = "cpu") -> Discriminator:

@@ -30,8 +30,8 @@ class ExploreSettings(Settings):
     port: int = option(8000, "port to listen on (0: any free port)")
     open: bool = option(False, "open the page in the default web browser")
     max_images: int = option(256, "most images one request may generate (a grid, a walk strip)")
-    threads: int = option(1, "CPU threads torch uses (0: torch's default); one is fastest for the page's small batches "
-                             "on a busy machine, more can help a large grid on idle cores (docs/performance.md)")
+    threads: int = option(0, "CPU threads torch uses (0: torch's default, one per core); 1 can be faster on a machine "
+                             "busy with other jobs (docs/performance.md)")
     visualize_images: int = option(512, "real images the Inside D panel searches for each unit's strongest responses", metavar="N")
 
     def __post_init__(self) -> None:
