@@ -106,7 +106,7 @@ def main() -> int:
                 fresh = [timed(client, "/api/samples.png", {"seeds": f"{64 * i}-{64 * i + 63}", "cols": 8})
                          for i in range(1, args.repeats + 1)]
                 repeat = [timed(client, "/api/samples.png", {"seeds": "64-127", "cols": 8}) for _ in range(args.repeats)]
-                direction = [timed(client, "/api/direction.png", {"from": "1,2,3", "to": "4,5,6", "seed": 7,
+                direction = [timed(client, "/api/direction.png", {"from": "1,2,3,4", "to": "5,6,7,8", "seed": 9,
                                                                   "scale": f"{-2 + 4 * i / args.repeats:.3f}"})
                              for i in range(args.repeats)]
                 walk = [timed(client, "/api/walk/frame.png", {"seeds": "1,2,3", "t": f"{2 * (i + 0.5) / args.repeats:.3f}"})
