@@ -102,6 +102,33 @@ def test_npz_pack_equals_the_npz_source(tmp_path: Path) -> None:
     assert meta["labels"]["label"] == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed], ids=["stored", "deflated"])
+def test_an_npz_is_packed_a_chunk_at_a_time_never_whole(tmp_path: Path, save) -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (6000, 32, 32, 3), dtype=np.uint8)  # 18 MB of pixels
+    save(tmp_path / "big.npz", x_train=x, y_train=np.arange(6000) % 7)
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc: reading the array whole would peak above 18 MB
+    try:
+        pack(src=str(tmp_path / "big.npz"), out=str(tmp_path / "p"), image_size=32, chunk=256)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 4, f"packing peaked at {peak / 1e6:.1f} MB of Python/numpy memory for {x.nbytes / 1e6:.1f} MB of pixels"
+    images, labels, meta = open_pack(tmp_path / "p")
+    assert np.array_equal(images, x.transpose(0, 3, 1, 2)) and np.array_equal(labels["label"], np.arange(6000) % 7)
+    assert meta["source"]["kind"] == "npz" and meta["files"][5999] == f"{tmp_path / 'big.npz'}#5999"
+
+
+def test_an_npz_pack_resizes_each_chunk_as_the_whole_set_is_resized(tmp_path: Path) -> None:
+    x = np.random.default_rng(3).integers(0, 256, (40, 24, 20, 1), dtype=np.uint8)  # grey, not square: crop + resize
+    np.savez_compressed(tmp_path / "g.npz", x_train=x)
+    pack(src=str(tmp_path / "g.npz"), out=str(tmp_path / "p"), image_size=16, channels=3, chunk=7)
+    whole = load_data(DataConfig(spec=str(tmp_path / "g.npz"), image_size=16, channels=3))
+    assert torch.equal(torch.from_numpy(np.array(open_pack(tmp_path / "p")[0])), whole.images)
+
+
 def test_an_interrupted_pack_resumes_where_it_stopped(tmp_path: Path) -> None:
     out = tmp_path / "rooms"
     source = open_source("rooms", 16, None, limit=320)

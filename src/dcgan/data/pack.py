@@ -230,6 +230,24 @@ def rooms_source(spec: str, size: int, channels: int | None, limit: int | None) 
                   {k: list(v) for k, v in FACTORS.items()}, None, fill=fill, extra={"seed": opts["seed"], "first_index": first})
 
 
+def npz_source(spec: str, path: Path, split: str, size: int, channels: int | None, limit: int | None) -> Source:
+    """The images of an .npz file, streamed from the archive a chunk at a time (never the whole array in memory)."""
+    from dcgan.data.arrays import open_npz, to_nchw
+
+    npz = open_npz(path, split, limit)
+    channels = channels or npz.shape[-1]
+
+    def fill(a: int, b: int, out: np.ndarray) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+        out[a:b] = to_nchw(npz.rows(a, b), size, channels).numpy()
+        return {}, {}
+
+    stat = path.stat()
+    return Source("npz", spec, f"{path.name}:{split} ({len(npz)} images)", len(npz), channels,
+                  _key("npz", str(path.resolve()), split, stat.st_size, stat.st_mtime_ns, len(npz), size, channels),
+                  [f"{spec}#{i}" for i in range(len(npz))], npz.label_names, npz.labels, fill=fill,
+                  extra={"file": str(path.resolve())})
+
+
 def loaded_source(spec: str, data: Any, names: list[str] | None = None, kind: str = "loaded", extra: dict[str, Any] | None = None,
                   index: np.ndarray | None = None) -> Source:
     """An already-open ImageData (an .npz file, a torchvision set, a pack, fake), copied chunk by chunk.
@@ -253,7 +271,8 @@ def loaded_source(spec: str, data: Any, names: list[str] | None = None, kind: st
 
 
 def open_source(spec: str, size: int, channels: int | None, data_root: str | None = None, limit: int | None = None) -> Source:
-    """Return the Source a SPEC names (see ``dcgan.data``): folders and lmdb decode in parallel, rooms render in chunks."""
+    """Return the Source a SPEC names (see ``dcgan.data``): folders and lmdb decode in parallel, rooms render and .npz
+    files stream in chunks; torchvision sets and packs (small, or already memory-mapped) are opened whole."""
     from dcgan.config import DataConfig
     from dcgan.data import load_data, split_spec
     from dcgan.data.named import ALIASES, _extracted, default_data_root, is_named
@@ -264,6 +283,8 @@ def open_source(spec: str, size: int, channels: int | None, data_root: str | Non
         return lmdb_source(spec, path, size, channels, limit)
     if path.is_dir() and not (path / META).is_file():
         return folder_source(spec, path, size, channels, limit)
+    if path.is_file() and path.suffix.lower() == ".npz":
+        return npz_source(spec, path, split, size, channels, limit)
     if base == "rooms" or base.startswith("rooms:"):
         return rooms_source(spec, size, channels, limit)
     if is_named(base) and not path.exists():
@@ -276,7 +297,7 @@ def open_source(spec: str, size: int, channels: int | None, data_root: str | Non
                 return lmdb_source(spec, db, size, channels, limit)
         for alias in ALIASES.get(name, (name,)):  # image-folder trees (or their archives) keep their file names
             if (root / f"{alias}.npz").is_file():
-                break
+                return npz_source(spec, root / f"{alias}.npz", split, size, channels, limit)
             if (root / alias / split).is_dir():
                 return folder_source(spec, root / alias / split, size, channels, limit)
             for archive in sorted(root.glob(f"{alias}*.tar*")):
