@@ -25,6 +25,7 @@ de-duplication. Here:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from dcgan.report import Result
 HASH_SIZE = 32  # the paper's 32x32 centre crops: 3 x 32 x 32 = 3072 inputs
 ENCODE_CHUNK = 4096  # images hashed at a time (bounds memory on any data set size)
 PAIR_CHUNK = 1 << 20  # candidate pairs whose distances are computed at a time
+KEY_CHUNK = 1 << 16  # hashes unpacked at a time to make a band's bucket keys
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -176,56 +178,71 @@ def bands(bits: int, threshold: int) -> list[np.ndarray]:
     return [b for b in np.array_split(np.arange(bits), threshold + 1) if len(b)]
 
 
-def _band_keys(unpacked: np.ndarray, band: np.ndarray) -> np.ndarray:
-    """Return one int64 bucket key per image for the bits ``band`` (exact up to 64 bits, else a hash of them)."""
-    raw = np.packbits(unpacked[:, band], axis=1)
-    pad = (-raw.shape[1]) % 8
-    words = np.ascontiguousarray(np.pad(raw, ((0, 0), (0, pad)))).view(np.uint64)
-    key = words[:, 0].copy()
-    for w in range(1, words.shape[1]):  # longer bands: mix the words (a collision only adds a candidate, never loses one)
-        key = key * np.uint64(0x9E3779B97F4A7C15) ^ words[:, w]
-    return key.view(np.int64)
+def _band_keys(packed: np.ndarray, bits: int, band: np.ndarray) -> np.ndarray:
+    """Return one int64 bucket key per image for the bits ``band`` (exact up to 64 bits, else a hash of them).
 
-
-def candidate_pairs(packed: np.ndarray, bits: int, threshold: int) -> tuple[np.ndarray, int, int]:
-    """Return (distinct (P, 2) pairs i < j sharing a bucket of some band, the largest bucket, pairs before de-duplication).
-
-    Work is one sort per band plus the pairs inside each bucket: never all pairs.
+    The hashes are unpacked a chunk of images at a time: one byte per bit for all of them would be 128 MB per
+    million images.
     """
-    n = len(packed)
-    found: list[np.ndarray] = []
-    largest, raw = 1, 0
-    unpacked = np.unpackbits(packed, axis=1, count=bits)  # (N, bits) 0/1 bytes: one byte per bit, 128 MB per million images
-    for band in bands(bits, threshold):
-        keys = _band_keys(unpacked, band)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        sizes = np.diff(np.r_[starts, n])
-        largest = max(largest, int(sizes.max()) if len(sizes) else 1)
-        for size in np.unique(sizes[sizes >= 2]):
-            first = starts[sizes == size]
-            iu, ju = np.triu_indices(int(size), 1)
-            for c in range(0, len(first), max(1, PAIR_CHUNK // len(iu))):  # bound the memory of big buckets
-                members = order[first[c : c + max(1, PAIR_CHUNK // len(iu)), None] + np.arange(size)]
-                a, b = members[:, iu].ravel(), members[:, ju].ravel()
-                found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], 1))
-                raw += len(a)
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64), largest, 0
-    pairs = np.concatenate(found).astype(np.int64)
-    flat = np.unique(pairs[:, 0] * n + pairs[:, 1])
-    return np.stack([flat // n, flat % n], 1), largest, raw
+    keys = np.empty(len(packed), dtype=np.int64)
+    for s in range(0, len(packed), KEY_CHUNK):
+        raw = np.packbits(np.unpackbits(packed[s : s + KEY_CHUNK], axis=1, count=bits)[:, band], axis=1)
+        pad = (-raw.shape[1]) % 8
+        words = np.ascontiguousarray(np.pad(raw, ((0, 0), (0, pad)))).view(np.uint64)
+        key = words[:, 0].copy()
+        for w in range(1, words.shape[1]):  # longer bands: mix the words (a collision only adds a candidate, never loses one)
+            key = key * np.uint64(0x9E3779B97F4A7C15) ^ words[:, w]
+        keys[s : s + KEY_CHUNK] = key.view(np.int64)
+    return keys
+
+
+def _bucket_pairs(keys: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """Yield (i, j, largest bucket) chunks of the pairs of images with equal keys: one sort, then the pairs inside each bucket."""
+    n = len(keys)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    largest = int(sizes.max()) if len(sizes) else 1
+    for size in np.unique(sizes[sizes >= 2]):
+        first = starts[sizes == size]
+        iu, ju = np.triu_indices(int(size), 1)
+        step = max(1, PAIR_CHUNK // len(iu))  # bound the memory of big buckets
+        for c in range(0, len(first), step):
+            members = order[first[c : c + step, None] + np.arange(size)]
+            yield members[:, iu].ravel(), members[:, ju].ravel(), largest
 
 
 def near_pairs(packed: np.ndarray, bits: int, threshold: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Return ((P, 2) pairs within ``threshold`` bits, their distances, counts of the work done)."""
-    cand, largest, raw = candidate_pairs(packed, bits, threshold)
-    dist = np.concatenate([hamming(packed, cand[s : s + PAIR_CHUNK, 0], cand[s : s + PAIR_CHUNK, 1])
-                           for s in range(0, len(cand), PAIR_CHUNK)]) if len(cand) else np.zeros(0, dtype=np.int64)
-    near = dist <= threshold
-    return cand[near], dist[near], {"comparisons": int(len(cand)), "bucket_pairs": raw, "largest_bucket": largest,
-                                    "bands": len(bands(bits, threshold))}
+    """Return ((P, 2) pairs i < j within ``threshold`` bits, sorted, their distances, counts of the work done).
+
+    Band by band, the pairs sharing a bucket (and no bucket of an earlier band, where they were compared
+    already) are compared a chunk at a time and only the near ones kept: work is one sort per band plus the
+    pairs inside each bucket, never all pairs, and memory grows with the near pairs, not the candidates.
+    """
+    band_list = bands(bits, threshold)
+    keys = np.empty((len(band_list), len(packed)), dtype=np.int64)  # 8 bytes per image and band
+    found, distances = [], []
+    comparisons = raw = 0
+    largest = 1
+    for k, band in enumerate(band_list):
+        keys[k] = _band_keys(packed, bits, band)
+        for a, b, largest_here in _bucket_pairs(keys[k]):
+            largest = max(largest, largest_here)
+            raw += len(a)
+            fresh = np.all(keys[:k, a] != keys[:k, b], axis=0)  # True for every pair when k == 0
+            a, b = a[fresh], b[fresh]
+            comparisons += len(a)
+            dist = hamming(packed, a, b)
+            near = dist <= threshold
+            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], 1)[near])
+            distances.append(dist[near])
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), {"comparisons": 0, "bucket_pairs": 0, "largest_bucket": largest,
+                                                                             "bands": len(band_list)}
+    pairs, dist = np.concatenate(found).astype(np.int64), np.concatenate(distances)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return pairs[order], dist[order], {"comparisons": comparisons, "bucket_pairs": raw, "largest_bucket": largest, "bands": len(band_list)}
 
 
 def group_pairs(n: int, pairs: np.ndarray) -> list[np.ndarray]:
