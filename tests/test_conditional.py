@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import dcgan
-from dcgan.analysis.nn_classify import nearest_neighbour, nn_classify, nn_error
+from dcgan.analysis.nn_classify import ClassSamples, nearest_neighbour, nn_classify, nn_error
 from dcgan.cli import main
 from dcgan.config import VARIANTS, DataConfig, ModelConfig, RunConfig, TrainConfig
 from dcgan.errors import UserError
@@ -150,6 +150,18 @@ def test_batched_distances_match_brute_force() -> None:
     assert dist.double() == pytest.approx(brute.min(1).values, abs=1e-4)
 
 
+def test_class_samples_are_drawn_on_demand_as_the_model_draws_them(bars: tuple[Path, Path, Path]) -> None:
+    run_dir, _, _ = bars
+    model = dcgan.load(run_dir, "cpu")
+    samples = ClassSamples(model, per_class=5, start_seed=10, batch_size=3)
+    assert len(samples) == 5 * K and samples.labels(torch.tensor([0, 4, 5, 19])).tolist() == [0, 0, 1, 3]
+    rows = samples[torch.tensor([7, 2, 18])]  # class 1 seed 12, class 0 seed 12, class 3 seed 13
+    for row, (label, seed) in zip(rows, [(1, 12), (0, 12), (3, 13)], strict=True):
+        assert torch.equal(row, dcgan.load(run_dir, "cpu", label=label).sample([seed])[0])
+    assert torch.equal(samples[5:10], dcgan.load(run_dir, "cpu", label=1).sample(range(10, 15)))
+    assert model.generator.join.label is None  # drawing restores the label the model was opened with
+
+
 def test_nn_classify_tool(bars: tuple[Path, Path, Path], trained, tmp_path: Path) -> None:
     run_dir, train_npz, test_npz = bars
     model = dcgan.load(run_dir, "cpu")
@@ -160,6 +172,8 @@ def test_nn_classify_tool(bars: tuple[Path, Path, Path], trained, tmp_path: Path
     wrong = 1 - result.confusion.diag().sum().item() / 40
     assert result.error == pytest.approx(wrong)
     assert model.generator.join.label is None  # the tool restores the label the model was opened with
+    other_chunk = nn_classify(model, test=f"{test_npz}:test", samples=40, chunk=64)  # the samples drawn 64 at a time, not 7
+    assert other_chunk.error == result.error and torch.equal(other_chunk.confusion, result.confusion)
     assert main(["nn-classify", str(run_dir), "--test", f"{test_npz}:test", "--samples", "8", "--out", str(tmp_path / "nn")]) == 0
     doc = json.loads((tmp_path / "nn" / "results.json").read_text())
     assert doc["samples"] == 8 and doc["paper"][0]["error_percent"] == 3.1

@@ -5,8 +5,10 @@ real test image takes the class of its nearest sample in pixel space (Euclidean 
 pixels); the error rate says how well the samples cover each class's real images. ``real`` runs the same
 classifier on real labelled images instead (the paper's "real data" row), so both are measured alike.
 
-Distances are batched: a chunk of test images against the whole training set at once, as one matrix
-product ``|a|^2 - 2 a.b + |b|^2`` (50K x 10K at 32x32 is about 5e11 multiply-adds: tens of seconds on two CPU cores).
+The samples are never held all at once: they are drawn a ``chunk`` at a time and compared with every test
+image as one matrix product ``|a|^2 - 2 a.b + |b|^2`` (50K x 10K at 32x32 is about 5e11 multiply-adds:
+tens of seconds on two CPU cores), keeping each test image's nearest so far; memory does not grow with
+``samples``, so the paper's 10M column runs anywhere (in time proportional to it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from dcgan.api import Model
 from dcgan.errors import UserError
@@ -53,20 +54,40 @@ def nn_error(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor
     return float((predicted != test_labels).float().mean()), predicted
 
 
-def class_samples(model: Model, per_class: int, start_seed: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (uint8 images, labels): ``per_class`` samples of every class of a conditional model, seeds start.. per class."""
-    join = model.generator.join
-    k = model.config.num_classes
-    before = join.label
-    images = []
-    try:
-        for label in tqdm(range(k), desc="class-conditional samples", unit="class", leave=False):
-            join.label = label
-            images.append(model.sample(range(start_seed, start_seed + per_class), batch_size))
-    finally:
-        join.label = before  # the Model may be used again, with the label it was opened with
-    labels = torch.arange(k).repeat_interleave(per_class)
-    return torch.cat(images), labels
+class ClassSamples:
+    """The classifier's training set, drawn on demand: row r is class r // per_class from seed start + r % per_class.
+
+    Samples are seed-stable, so any row can be drawn again; indexing with a slice or an index tensor returns
+    uint8 (N, C, H, W) images, which is all the nearest-neighbour search needs (10M samples at 32x32 would be
+    10 GB held whole).
+    """
+
+    def __init__(self, model: Model, per_class: int, start_seed: int, batch_size: int) -> None:
+        self.model, self.per_class, self.start_seed, self.batch_size = model, per_class, start_seed, batch_size
+        self.classes = model.config.num_classes
+
+    def __len__(self) -> int:
+        return self.classes * self.per_class
+
+    def labels(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows // self.per_class
+
+    def __getitem__(self, rows: slice | torch.Tensor) -> torch.Tensor:
+        if isinstance(rows, slice):
+            r = range(len(self))[rows]
+            rows = torch.arange(r.start, r.stop, r.step)
+        classes = self.labels(rows)
+        out = torch.empty((len(rows), self.model.channels, self.model.image_size, self.model.image_size), dtype=torch.uint8)
+        join = self.model.generator.join
+        before = join.label
+        try:
+            for label in classes.unique().tolist():
+                mask = classes == label
+                join.label = label
+                out[mask] = self.model.sample((self.start_seed + rows[mask] % self.per_class).tolist(), self.batch_size)
+        finally:
+            join.label = before  # the Model may be used again, with the label it was opened with
+        return out
 
 
 def _labelled(spec: str, root: str | None, model: Model, limit: int | None) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -123,9 +144,12 @@ def nn_classify(model: Model, settings: NnClassifySettings | None = None, **opti
         raise UserError(f"--samples {s.samples} is fewer than the model's {k} classes: give at least one sample per class")
     test, test_labels, test_desc = _labelled(s.test, s.data_root, model, s.test_images)  # fails before any sampling
     real = _labelled(s.real, s.data_root, model, s.samples) if s.real else None
-    per_class = s.samples // k  # the same count per class, as a balanced training set
-    samples, labels = class_samples(model, per_class, s.start_seed, s.batch_size)
-    error, predicted = nn_error(flat_pixels(samples), labels, flat_pixels(test), test_labels, s.chunk, progress=True)
+    samples = ClassSamples(model, s.samples // k, s.start_seed, s.batch_size)  # the same count per class: a balanced set
+    from dcgan.analysis.memorization import nearest_neighbours
+
+    _, index = nearest_neighbours(test, samples, flat_pixels, s.chunk, progress="class-conditional samples")
+    predicted = samples.labels(index)
+    error = float((predicted != test_labels).float().mean())
     confusion = torch.zeros(k, k, dtype=torch.long)
     confusion.index_put_((test_labels, predicted), torch.ones(len(test), dtype=torch.long), accumulate=True)
     per_class_error = [float(1 - confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else float("nan") for c in range(k)]
@@ -133,6 +157,8 @@ def nn_classify(model: Model, settings: NnClassifySettings | None = None, **opti
     if real is not None:
         real_error, _ = nn_error(flat_pixels(real[0]), real[1], flat_pixels(test), test_labels, s.chunk, progress=True)
         real_count, real_desc = len(real[0]), real[2]
-    examples = samples.view(k, per_class, *samples.shape[1:])[:, : min(8, per_class)]
+    shown = min(8, samples.per_class)
+    examples = samples[(torch.arange(k)[:, None] * samples.per_class + torch.arange(shown)).flatten()]
+    examples = examples.view(k, shown, *examples.shape[1:])
     return NnClassifyResult(s, model.describe(), error, per_class_error, confusion, test_desc, len(test), len(samples),
                             real_error, real_count, real_desc, examples)

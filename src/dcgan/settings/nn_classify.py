@@ -19,8 +19,9 @@ class NnClassifySettings(Settings):
     real: str | None = option(None, "also classify with this many real labelled images instead of samples (a SPEC such as mnist:train): "
                               "the paper's 'real data' row", metavar="SPEC")
     start_seed: int = option(0, "first seed of the codes: class k's samples use seeds start, start+1, ... (each class the same codes)")
-    chunk: int = option(1024, "test images compared with every training image at once (memory: chunk x samples floats)")
-    batch_size: int = option(512, "samples generated at once (does not change them)")
+    chunk: int = option(1024, "samples drawn and compared with every test image at once (memory: chunk x test images floats); "
+                              "the samples are never held all at once")
+    batch_size: int = option(512, "samples generated per forward pass of G (does not change them)")
 
     def __post_init__(self) -> None:
         check(self.samples >= 1, f"--samples must be positive, not {self.samples}")
