@@ -120,6 +120,21 @@ def test_label_flag_of_sample_and_its_errors(bars: tuple[Path, Path, Path], trai
     assert "not a conditional model" in capsys.readouterr().err and not (tmp_path / "t").exists()
 
 
+def test_label_flag_of_project_and_judge(bars: tuple[Path, Path, Path], trained, tmp_path: Path, capsys) -> None:
+    run_dir, _, test_npz = bars
+    project_args = ["project", str(run_dir), f"{test_npz}:test", "--num-images", "2", "--steps", "2", "--restarts", "1", "--baseline", "8"]
+    assert main([*project_args, "--label", "3", "--out", str(tmp_path / "p")]) == 0
+    assert json.loads((tmp_path / "p" / "results.json").read_text())["source"]["conditional_label"] == 3
+    assert main([*project_args, "--out", str(tmp_path / "p-none")]) == 2  # which class to search is not guessed
+    assert "conditional model: give the class to project into with --label K" in capsys.readouterr().err
+    assert not (tmp_path / "p-none").exists()
+    score = ["judge", "score", str(trained.judge), str(run_dir), "--seeds", "0-3", "--resize"]
+    assert main([*score, "--label", "2", "--out", str(tmp_path / "s" / "scores.json")]) == 0
+    assert json.loads((tmp_path / "s" / "scores.json").read_text())["source"]["conditional_label"] == 2
+    assert main(["judge", "score", str(trained.judge), str(tmp_path / "p"), "--label", "2", "--out", str(tmp_path / "f" / "s.json")]) == 2
+    assert "holds images, not a checkpoint" in capsys.readouterr().err and not (tmp_path / "f").exists()
+
+
 def test_conditional_training_needs_class_labels(tmp_path: Path) -> None:
     cfg = RunConfig(data=DataConfig(spec="rooms", image_size=16, num_images=32), model=ModelConfig(image_size=16, z_dim=8, ngf=4, ndf=4, conditional=True),
                     train=TrainConfig(batch_size=16, max_steps=2, out=str(tmp_path / "runs")))

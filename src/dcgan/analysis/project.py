@@ -421,6 +421,9 @@ def project(model: Model, settings: ProjectSettings | None = None, *, judge: Any
     from tqdm import tqdm
 
     s = ProjectSettings.build(settings, **options)
+    if model.config.conditional and model.label is None:  # else each restart would search another class's codes
+        raise UserError(f"{model.path} is a conditional model: give the class to project into with --label K "
+                        f"(0 to {model.config.num_classes - 1}; dcgan.load(..., label=K) in Python)")
     targets = read_targets(s.images, model, s.num_images, s.start, model.run_config.data.data_root)
     if judge is not None and not targets.labels:
         raise UserError("--judge compares reconstructions with the images' true labels, and these images have none "

@@ -30,6 +30,12 @@ def add_out_argument(p: argparse.ArgumentParser, tool: str) -> None:
     p.add_argument("--out", metavar="DIR", help=f"output folder (default: RUN/analysis/{tool}/, plus the checkpoint name unless latest.pt)")
 
 
+def add_label_argument(p: argparse.ArgumentParser) -> None:
+    """``--label K`` (dest ``draw_label``): the class a conditional model draws every image as."""
+    p.add_argument("--label", dest="draw_label", type=int, metavar="K", help="class to draw, for a conditional model "
+                   "(dcgan train --conditional); default: image i of a batch is class i mod the class count")
+
+
 def library(target: str) -> Callable[..., Any]:
     """Import ``'package.module:function'`` when a command runs (not when the parser is built)."""
     module, name = target.split(":")
@@ -54,8 +60,7 @@ def analysis_command(tool: str, settings: type[Settings], function: str, judge: 
         add_out_argument(p, tool)
         add_device_argument(p)
         if not own_label:  # a tool with its own --label (probe: a label factor) keeps it
-            p.add_argument("--label", dest="draw_label", type=int, metavar="K", help="class to draw, for a conditional model "
-                           "(dcgan train --conditional); default: image i of a batch is class i mod the class count")
+            add_label_argument(p)
 
     def run(args: argparse.Namespace) -> int:
         from dcgan import api, report

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from dcgan.commands import add_checkpoint_argument, add_device_argument
+from dcgan.commands import add_checkpoint_argument, add_device_argument, add_label_argument
 from dcgan.settings import add_arguments as add_settings
 from dcgan.settings import from_args
 from dcgan.settings.judge import JudgeScoreSettings, JudgeSelectSettings, JudgeTrainSettings
@@ -39,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("target", metavar="IMAGES_OR_CKPT", help="image folder, image file, checkpoint file or run folder")
     add_settings(s, JudgeScoreSettings)
     add_device_argument(s)
+    add_label_argument(s)
     q = sub.add_parser("select", help="find a checkpoint's seeds whose samples match a query such as 'window=2,wall=red'",
                        description="Generate samples seed by seed from --start-seed and keep the first --count whose judged "
                        "factors match --query (each clause with probability >= --min-prob). Query: factor=value, "
@@ -47,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_checkpoint_argument(q)
     add_settings(q, JudgeSelectSettings)
     add_device_argument(q)
+    add_label_argument(q)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.judge_command == "score":
         settings = from_args(JudgeScoreSettings, args)
         judge = api.load_judge(args.judge).to(resolve_device(args.device))
-        result = tasks.score(judge, tasks.open_target(args.target, args.device), settings)
+        result = tasks.score(judge, tasks.open_target(args.target, args.device, args.draw_label), settings)
         write = partial(files.write_scores, result, settings.out)
     else:
         settings = from_args(JudgeSelectSettings, args)
-        model = api.load(args.checkpoint, args.device)
+        model = api.load(args.checkpoint, args.device, label=args.draw_label)
         result = tasks.select(api.load_judge(args.judge, model), model, settings)
         write = partial(files.write_selection, result, settings.grid)
     for line in result.lines():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 
-from dcgan.commands import add_checkpoint_argument, add_device_argument, add_out_argument
+from dcgan.commands import add_checkpoint_argument, add_device_argument, add_label_argument, add_out_argument
 from dcgan.settings import add_arguments as add_settings
 from dcgan.settings import from_args
 from dcgan.settings.project import ProjectSettings
@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", metavar="JUDGE", help="a judge file: with labelled images, the share of projections judged to show their true factors")
     add_out_argument(p, "project")
     add_device_argument(p)
+    add_label_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from dcgan.analysis.project import project
 
     settings = from_args(ProjectSettings, args)  # validated before anything is opened or written
-    model = api.load(args.checkpoint, args.device)
+    model = api.load(args.checkpoint, args.device, label=args.draw_label)
     judge = api.load_judge(args.judge, model) if args.judge else None
     result = project(model, settings, judge=judge)
     for line in result.lines():

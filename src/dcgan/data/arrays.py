@@ -66,14 +66,15 @@ class NpzImages:
     def rows(self, a: int, b: int) -> np.ndarray:
         """Return (b - a, H, W, C) uint8 rows a..b of the images."""
         row = int(np.prod(self.shape[1:]))
+        out = np.empty((b - a, *self.shape[1:]), dtype=np.uint8)
         try:
             self._stream.seek(self._data_start + a * row)  # forward: skips; backward: re-reads the member from its start
-            buf = self._stream.read((b - a) * row)
+            got = self._stream.readinto(memoryview(out).cast("B"))
         except READ_ERRORS as exc:
             raise UserError(f"cannot read {self.key} from {self.path}: {_first_line(exc)}") from None
-        if len(buf) != (b - a) * row:
-            raise UserError(f"cannot read {self.key} from {self.path}: the file ends before image {a + len(buf) // row} (truncated?)")
-        return np.frombuffer(buf, dtype=np.uint8).reshape(b - a, *self.shape[1:])
+        if got != out.nbytes:
+            raise UserError(f"cannot read {self.key} from {self.path}: the file ends before image {a + got // row} (truncated?)")
+        return out
 
     def close(self) -> None:
         if self._stream is not None:

@@ -202,14 +202,19 @@ def is_checkpoint(target: Path) -> bool:
     return target.suffix == ".pt" or (target.is_dir() and (target / "checkpoints").is_dir())
 
 
-def open_target(target: str | Path, device: str = "auto") -> Model | Path:
-    """Return what 'dcgan judge score' judges: the Model of a checkpoint or run folder, else the image file or folder."""
+def open_target(target: str | Path, device: str = "auto", label: int | None = None) -> Model | Path:
+    """Return what 'dcgan judge score' judges: the Model of a checkpoint or run folder (drawing class ``label`` if
+    given), else the image file or folder."""
     from dcgan import api
 
     path = Path(target)
     if not path.exists():
         raise UserError(f"nothing at {path}: give an image folder, an image file, a checkpoint or a run folder")
-    return api.load(path, device) if is_checkpoint(path) else path
+    if is_checkpoint(path):
+        return api.load(path, device, label=label)
+    if label is not None:
+        raise UserError(f"--label {label} picks the class a conditional checkpoint draws; {path} holds images, not a checkpoint")
+    return path
 
 
 def samples(model: Model, seeds: list[int] | tuple[int, ...], judge: Judge, resize: bool = False) -> tuple[torch.Tensor, list[str]]:
