@@ -178,7 +178,7 @@ def study(s: StudySettings) -> Path:
 
     figures = write_figures(out, s, cells)
     doc = {"settings": dataclasses.asdict(s), "metric": _metric_name(out, cells), **summary, "cells": cells, "figures": figures}
-    (out / "study.json").write_text(json.dumps(doc, indent=2, allow_nan=True) + "\n")
+    write_json(out / "study.json", doc)  # atomic, and strict JSON: a distance that does not exist is null, not NaN
     write_report(out, doc)
     return out
 
