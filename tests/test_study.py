@@ -10,7 +10,7 @@ import pytest
 
 from dcgan.errors import UserError
 from dcgan.settings.study import StudySettings, parse_entry
-from dcgan.study import cell_dir, first_crossing, study, summarise
+from dcgan.study import FAIL_COVERAGE, cell_dir, cell_summary, first_crossing, study, summarise
 
 
 def _settings(out: Path, **kw: object) -> StudySettings:
@@ -46,6 +46,19 @@ def test_first_crossing_and_threshold() -> None:
     assert (dc["reached_threshold"], nb["reached_threshold"]) == (2, 1)
 
 
+def test_a_cell_whose_final_samples_cover_almost_nothing_failed(tmp_path: Path) -> None:
+    run = tmp_path / "cells" / "dcgan" / "seed-0" / "00000-cell"
+    run.mkdir(parents=True)
+    evals = [{"step": 2, "eval_metric": "FD-random", "eval_value": 10.0}, {"step": 4, "eval_metric": "FD-random", "eval_value": 5.0}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
+    record = {"entry": "dcgan", "seed": 0, "status": "finished", "run_dir": "cells/dcgan/seed-0/00000-cell"}
+    healthy = cell_summary(tmp_path, record, {"precision": 0.9, "recall": 0.5, "density": 1.0, "coverage": FAIL_COVERAGE})
+    collapsed = cell_summary(tmp_path, record, {"precision": 0.9, "recall": 0.0, "density": 3.0, "coverage": FAIL_COVERAGE / 2})
+    assert not healthy["failed"] and healthy["final_coverage"] == FAIL_COVERAGE
+    assert collapsed["failed"] and collapsed["why_failed"] == [f"final coverage below {FAIL_COVERAGE}: the samples cover almost none of the real images"]
+    assert math.isnan(cell_summary(tmp_path, record)["final_recall"]) and not cell_summary(tmp_path, record)["failed"]
+
+
 def test_study_writes_report_and_reuses_finished_cells(tmp_path: Path) -> None:
     s = _settings(tmp_path / "st")
     out = study(s)
@@ -60,12 +73,22 @@ def test_study_writes_report_and_reuses_finished_cells(tmp_path: Path) -> None:
     assert cfg["train"]["beta1"] == 0.9 and cfg["train"]["seed"] == 1 and cfg["train"]["max_steps"] == 4
     ckpts = {c: (cell_dir(out, c[0], c[1]) / "00000-cell" / "checkpoints" / "latest.pt").stat().st_mtime_ns
              for c in (("dcgan", 0), ("dcgan", 1), ("beta1=0.9", 0), ("beta1=0.9", 1))}
-    # Stop one cell midway (no cell.json): a second call trains only that one.
+    # The final samples' precision/recall/density/coverage: what dcgan eval says with the study's extractor and sample count.
+    import dcgan
+    from dcgan.analysis import evaluate
+
+    first = doc["cells"][0]
+    direct = evaluate(dcgan.load(out / first["run_dir"]), metrics="prdc", extractor="random", num_samples=16).results
+    assert (first["final_recall"], first["final_coverage"]) == (direct["recall"], direct["coverage"])
+    assert "final coverage" in (out / "report.md").read_text()
+    finals = {c: (cell_dir(out, *c) / "final.json").stat().st_mtime_ns for c in ckpts}
+    # Stop one cell midway (no cell.json): a second call trains (and scores) only that one.
     (cell_dir(out, "dcgan", 1) / "cell.json").unlink()
     again = json.loads((study(s) / "study.json").read_text())
     for cell, mtime in ckpts.items():
         now = (cell_dir(out, *cell) / "00000-cell" / "checkpoints" / "latest.pt").stat().st_mtime_ns
         assert (now == mtime) == (cell != ("dcgan", 1)), cell
+        assert ((cell_dir(out, *cell) / "final.json").stat().st_mtime_ns == finals[cell]) == (cell != ("dcgan", 1)), cell
     assert [c["final"] for c in again["cells"]] == pytest.approx([c["final"] for c in doc["cells"]])  # same seed, same result
 
 

@@ -24,7 +24,9 @@ from dcgan.report import write_json
 from dcgan.settings.study import StudySettings, parse_entry
 
 CELL_FILE = "cell.json"
+FINAL_FILE = "final.json"  # precision/recall/density/coverage of a cell's final G (cached beside cell.json)
 IMPROVE_SHARE = 0.9  # a cell failed when its final distance is not at least 10% below its first evaluation
+FAIL_COVERAGE = 0.05  # ... or when its final samples cover almost none of the real images (a collapse the distance can miss)
 WARN_AFTER = 3  # dcgan.metrics.tracking warns of a collapse after this many degraded evaluations in a row
 
 
@@ -110,26 +112,72 @@ def run_cells(s: StudySettings) -> list[dict[str, Any]]:
         return [f.result() for f in futures]
 
 
-def cell_summary(out: Path, record: dict[str, Any]) -> dict[str, Any]:
+def final_scores(s: StudySettings, records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, float]]:
+    """Return precision, recall, density and coverage of every finished cell's final G, keyed by (entry, seed).
+
+    The same fixed seeds, extractor and reference subset as the training-time evaluation (``--eval-samples``
+    of each), with k-nearest-neighbour manifolds (prdc); the data and the reference features are prepared
+    once for all cells. Each cell's numbers are cached in its ``final.json``, so a continued study scores
+    only the cells it has not scored.
+    """
+    out = Path(s.out)
+    protocol = {"extractor": s.eval_extractor, "samples": s.eval_samples, "metrics": "prdc"}
+    scores: dict[tuple[str, int], dict[str, float]] = {}
+    todo = []
+    for record in records:
+        path = cell_dir(out, record["entry"], record["seed"]) / FINAL_FILE
+        cached = json.loads(path.read_text()) if path.exists() else {}
+        if cached.get("protocol") == protocol:
+            scores[record["entry"], record["seed"]] = cached["results"]
+        elif record["status"] == "finished":
+            todo.append((record, path))
+    if not todo:
+        return scores
+    import dcgan
+    from dcgan.data import load_data
+    from dcgan.features import build_extractor, cached_features
+    from dcgan.metrics.evaluate import compute_metrics
+    from dcgan.metrics.reference import select_reference
+
+    first = dcgan.load(out / todo[0][0]["run_dir"])
+    data = load_data(run_config(s, todo[0][0]["entry"], todo[0][0]["seed"], out, 1).data)
+    extractor = build_extractor(s.eval_extractor, channels=first.channels, image_size=first.image_size, device=first.device)
+    ref_images, selection = select_reference(data.images, s.eval_samples)
+    ref = cached_features(extractor, ref_images, {"data": data.description, "selection": selection}).tensor()
+    from tqdm import tqdm
+
+    for record, path in tqdm(todo, desc="final precision/recall/coverage", unit="cell", leave=False):
+        model = dcgan.load(out / record["run_dir"])
+        results = compute_metrics(("prdc",), extractor.features(model.sample(range(s.eval_samples))), ref, extractor)
+        write_json(path, {"protocol": protocol, "reference": selection, "results": results})
+        scores[record["entry"], record["seed"]] = results
+    return scores
+
+
+def cell_summary(out: Path, record: dict[str, Any], final: dict[str, float] | None = None) -> dict[str, Any]:
     """Read a cell's evaluations from its metrics.jsonl: the curve, final/best distance, collapse warnings, failure."""
     from dcgan.runs import read_metrics
 
     evals = [r for r in read_metrics(out / record["run_dir"]) if "eval_value" in r]
     curve = [(r["step"], float(r["eval_value"])) for r in evals]
     values = [v for _, v in curve]
-    final = values[-1] if values and record["status"] == "finished" else math.nan
+    final_value = values[-1] if values and record["status"] == "finished" else math.nan
     collapses = sum(r.get("eval_worse_streak") == WARN_AFTER for r in evals)
     reasons = []
     if record["status"] == "diverged":
         reasons.append("diverged (NaN or infinite loss or weight)")
     if not values or not all(math.isfinite(v) for v in values):
         reasons.append("no finite distance")
-    elif not final <= IMPROVE_SHARE * values[0]:
+    elif not final_value <= IMPROVE_SHARE * values[0]:
         reasons.append(f"final distance not {1 - IMPROVE_SHARE:.0%} below the first evaluation")
     if evals and evals[-1].get("eval_worse_streak", 0) >= WARN_AFTER:
         reasons.append("collapse warning active at the end")
+    scores = final or {}
+    if scores.get("coverage", math.inf) < FAIL_COVERAGE:
+        reasons.append(f"final coverage below {FAIL_COVERAGE}: the samples cover almost none of the real images")
     return {"entry": record["entry"], "seed": record["seed"], "status": record["status"], "run_dir": record["run_dir"],
-            "curve": curve, "final": final, "best": min(values) if values else math.nan, "collapse_events": collapses,
+            "curve": curve, "final": final_value, "best": min(values) if values else math.nan, "collapse_events": collapses,
+            **{f"final_{k}": scores.get(k, math.nan) for k in ("precision", "recall", "density", "coverage")},
             "failed": bool(reasons), "why_failed": reasons}
 
 
@@ -159,8 +207,11 @@ def summarise(s: StudySettings, cells: list[dict[str, Any]]) -> dict[str, Any]:
         reached = [x for x in steps if x is not None]
         fm, fsd = _mean_sd([c["final"] for c in rows])
         bm, bsd = _mean_sd([c["best"] for c in rows])
+        rm, rsd = _mean_sd([c.get("final_recall", math.nan) for c in rows])
+        cm, csd = _mean_sd([c.get("final_coverage", math.nan) for c in rows])
         table.append({"variant": e, "seeds": len(rows), "success_share": sum(not c["failed"] for c in rows) / len(rows),
                       "final_mean": fm, "final_sd": fsd, "best_mean": bm, "best_sd": bsd,
+                      "recall_mean": rm, "recall_sd": rsd, "coverage_mean": cm, "coverage_sd": csd,
                       "steps_to_threshold_median": sorted(reached)[len(reached) // 2] if reached else None,
                       "reached_threshold": len(reached), "collapse_events": sum(c["collapse_events"] for c in rows),
                       "diverged": sum(c["status"] == "diverged" for c in rows)})
@@ -172,7 +223,8 @@ def study(s: StudySettings) -> Path:
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
     records = run_cells(s)
-    cells = [cell_summary(out, r) for r in records]
+    scores = final_scores(s, records)
+    cells = [cell_summary(out, r, scores.get((r["entry"], r["seed"]))) for r in records]
     summary = summarise(s, cells)
     from dcgan.study.report import write_figures, write_report
 

@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from dcgan.settings.eval import PRDC_K
+
 SAMPLES_PER_ROW = 8
 
 
@@ -74,13 +76,16 @@ def write_report(out: Path, doc: dict[str, Any]) -> Path:
     s = doc["settings"]
     lines = [f"# Study: {s['data']} at {s['image_size']}x{s['image_size']}, {s['max_steps']} steps, seeds {s['seeds']}", "",
              f"Distance: {doc['metric']} every {s['eval_every']} steps on {s['eval_samples']} samples; threshold "
-             f"{doc['threshold']:.2f}. 'Failed' is defined in docs/study.md.", "",
-             "| variant | success | final distance | best distance | steps to threshold (median) | collapse warnings | diverged |",
-             "|---|---|---|---|---|---|---|"]
+             f"{doc['threshold']:.2f}; recall and coverage of the final samples (k = {PRDC_K} neighbours, the same features). "
+             "'Failed' is defined in docs/study.md.", "",
+             "| variant | success | final distance | best distance | final recall | final coverage | steps to threshold (median) "
+             "| collapse warnings | diverged |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in doc["table"]:
         reach = f"{r['steps_to_threshold_median']} ({r['reached_threshold']}/{r['seeds']} seeds)" if r["reached_threshold"] else f"never (0/{r['seeds']})"
         lines.append(f"| {r['variant']} | {r['success_share']:.0%} of {r['seeds']} | {_pm(r['final_mean'], r['final_sd'])} | "
-                     f"{_pm(r['best_mean'], r['best_sd'])} | {reach} | {r['collapse_events']} | {r['diverged']} |")
+                     f"{_pm(r['best_mean'], r['best_sd'])} | {_pm(r['recall_mean'], r['recall_sd'])} | "
+                     f"{_pm(r['coverage_mean'], r['coverage_sd'])} | {reach} | {r['collapse_events']} | {r['diverged']} |")
     lines += ["", "![distance against step](distance.png)", "",
               "Final samples, one row per variant in the table's order (codes 0-7, first seed):", "", "![samples](samples.png)", ""]
     path = out / "report.md"
