@@ -7,11 +7,10 @@
   dcgan judge select judges/rooms-64.pt runs/00000-demo --query "window=2,wall=red" --count 8
 
 'train' reports held-out accuracy per head in a JSON file next to the judge and refuses to save a
-judge with any head below --min-accuracy (default 0.95). It also trains a realness net (real images
-against synthetic noise, blobs and scrambled images) so that 'confident' means the image looks like
-the data too; 'score' prints the share judged like the data beside the confident share. Held-out
-data: --val-data when given, else the source's test split (rooms, .npz files and named sets), else
-10% of the images held out. The work is in dcgan.judges.tasks, the files in dcgan.report.judge.
+judge with any head below --min-accuracy (default 0.95). It also trains a realness net (real images against
+synthetic noise, blobs and scrambled images) so that 'confident' means the image looks like the data too;
+'score' prints the share judged like the data beside the confident share. Held-out data: --val-data when
+given, else the source's test split (rooms, .npz, named sets), else 10% held out.
 """
 
 from __future__ import annotations
@@ -32,9 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_settings(t, JudgeTrainSettings)
     add_device_argument(t)
     s = sub.add_parser("score", help="per-factor probabilities of images or of a checkpoint's samples", formatter_class=fmt,
-                       description="Score images with a judge: a folder of images, one image file, or a checkpoint with --seeds. "
-                       "Prints the confident share, the share judged like the data (realness) and each factor's value histogram; "
-                       "writes every image's probabilities and realness as JSON (and a CSV table beside it).")
+                       description="Score images with a judge: a folder of images, one image file, or a checkpoint with --seeds "
+                       "(--label K: a conditional checkpoint's class K). Prints the confident share, the share judged like the data "
+                       "(realness) and each factor's value histogram; writes every image's probabilities and realness as JSON (and a CSV).")
     s.add_argument("judge", metavar="JUDGE", help="judge file from 'dcgan judge train'")
     s.add_argument("target", metavar="IMAGES_OR_CKPT", help="image folder, image file, checkpoint file or run folder")
     add_settings(s, JudgeScoreSettings)
