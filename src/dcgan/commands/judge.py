@@ -40,9 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(s)
     add_label_argument(s)
     q = sub.add_parser("select", help="find a checkpoint's seeds whose samples match a query such as 'window=2,wall=red'",
-                       description="Generate samples seed by seed from --start-seed and keep the first --count whose judged "
-                       "factors match --query (each clause with probability >= --min-prob). Query: factor=value, "
-                       "factor!=value or factor=a|b, joined by commas.", formatter_class=fmt)
+                       description="Keep the first --count seeds from --start-seed whose judged factors match --query: clauses "
+                       "factor=value, factor!=value or factor=a|b joined by commas, each with probability >= --min-prob.", formatter_class=fmt)
     q.add_argument("judge", metavar="JUDGE", help="judge file")
     add_checkpoint_argument(q)
     add_settings(q, JudgeSelectSettings)
