@@ -106,22 +106,8 @@ def open_npz(path: Path, split: str, limit: int | None = None) -> NpzImages:
             have = ", ".join(k for k in npz.files if k.startswith("x")) or "none"
             raise UserError(f"{path} has no images for split {split!r}: expected key x_{split} (or x), found {have}")
         stream, data_start, shape, dtype = _open_member(path, x_key)
-        if dtype.hasobject:
-            stream.close()
-            raise UserError(f"cannot read {x_key} from {path}: it holds Python objects, which are not loaded (pickle is refused)")
-        if dtype != np.uint8:
-            stream.close()
-            raise UserError(f"{path}:{x_key} is {dtype}; expected uint8 pixels in 0..255 (N, H, W, C)")
-        if len(shape) == 3:
-            shape = (*shape, 1)
-        if len(shape) != 4 or shape[-1] not in (1, 3) or 0 in shape[1:3]:
-            stream.close()
-            raise UserError(f"{path}:{x_key} has shape {shape}; expected (N, H, W) or (N, H, W, 1|3) uint8")
-        shape = (min(shape[0], limit) if limit is not None else shape[0], *shape[1:])
-        if shape[0] == 0:
-            stream.close()
-            raise UserError(f"{path}:{x_key} holds no images")
         try:
+            shape = _image_shape(path, x_key, shape, dtype, limit)
             labels, label_names = _labels(npz, x_key, shape[0], path, limit)
         except UserError:
             stream.close()
@@ -146,6 +132,22 @@ def _open_member(path: Path, key: str) -> tuple[Any, int, tuple[int, ...], np.dt
         stream.close()
         raise UserError(f"{path}:{key} is stored in Fortran order; save it C-ordered (numpy.savez(path, x=numpy.ascontiguousarray(x)))")
     return stream, stream.tell(), tuple(shape), dtype
+
+
+def _image_shape(path: Path, key: str, shape: tuple[int, ...], dtype: np.dtype, limit: int | None) -> tuple[int, int, int, int]:
+    """Return the (N, H, W, C) images an array of ``shape`` and ``dtype`` holds (its first ``limit``), or say what is wrong."""
+    if dtype.hasobject:
+        raise UserError(f"cannot read {key} from {path}: it holds Python objects, which are not loaded (pickle is refused)")
+    if dtype != np.uint8:
+        raise UserError(f"{path}:{key} is {dtype}; expected uint8 pixels in 0..255 (N, H, W, C)")
+    if len(shape) == 3:
+        shape = (*shape, 1)
+    if len(shape) != 4 or shape[-1] not in (1, 3) or 0 in shape[1:3]:
+        raise UserError(f"{path}:{key} has shape {shape}; expected (N, H, W) or (N, H, W, 1|3) uint8")
+    n = min(shape[0], limit) if limit is not None else shape[0]
+    if n == 0:
+        raise UserError(f"{path}:{key} holds no images")
+    return (n, *shape[1:])  # type: ignore[return-value]
 
 
 def _labels(npz: np.lib.npyio.NpzFile, x_key: str, n: int, path: Path,
