@@ -31,9 +31,11 @@ def write_figures(out: Path, s: Any, cells: list[dict[str, Any]]) -> list[str]:
         mean = np.array([np.mean(values[i]) for i in keep])
         sd = np.array([np.std(values[i], ddof=1) if len(values[i]) > 1 else 0.0 for i in keep])
         (line,) = ax.plot(x, mean, label=f"{entry} ({len(curves)} seeds)")
-        ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+        # the axis is logarithmic: a band reaching below zero is drawn down to a tenth of the mean
+        ax.fill_between(x, np.maximum(mean - sd, mean / 10), mean + sd, color=line.get_color(), alpha=0.2)
+    ax.set_yscale("log")  # distances of working and failed variants differ by orders of magnitude
     ax.set_xlabel("training step")
-    ax.set_ylabel("Fréchet distance (lower is better)")
+    ax.set_ylabel("Fréchet distance (lower is better, log scale)")
     ax.set_title("mean over seeds, band: +/- 1 sd")
     ax.legend(fontsize=8)
     fig.tight_layout()
