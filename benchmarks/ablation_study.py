@@ -50,8 +50,25 @@ def main() -> None:
     doc = json.loads((out / "study.json").read_text())
     print(f"{time.perf_counter() - start:.0f} s; threshold {doc['threshold']:.2f}")
     print((out / "report.md").read_text())
+    finals = {}
+    for cell in doc["cells"]:
+        if cell["final"] is not None:  # null: diverged
+            finals.setdefault(cell["entry"], []).append(cell["final"])
+    compare(finals, f"final {doc['metric']}")
     if a.judge:
         judged(doc, out, a.judge, a.judge_samples)
+
+
+def compare(values: dict[str, list[float]], what: str) -> None:
+    """Print each entry's mean against the first entry's: ratio, and Welch's t-test p-value over seeds."""
+    from scipy.stats import ttest_ind
+
+    first, *others = values
+    base = values[first]
+    print(f"\n{what} against {first}: ratio of means, Welch's t-test over seeds\n\n| variant | ratio | p |\n|---|---|---|")
+    for entry in others:
+        ratio = (sum(values[entry]) / len(values[entry])) / (sum(base) / len(base))
+        print(f"| {entry} | {ratio:.2f} | {ttest_ind(values[entry], base, equal_var=False).pvalue:.2g} |")
 
 
 def judged(doc: dict, out, judge: str, samples: int) -> None:
@@ -77,6 +94,7 @@ def judged(doc: dict, out, judge: str, samples: int) -> None:
     for entry, cells in rows.items():
         fd = next(k for k in cells[0] if k.startswith("FD-"))
         print(f"| {entry} | {pm([c[fd] for c in cells])} | {pm([c['recall'] for c in cells])} | {pm([c['coverage'] for c in cells])} |")
+    compare({entry: [c[fd] for c in cells] for entry, cells in rows.items()}, f"final {fd}")
 
 
 if __name__ == "__main__":
