@@ -113,6 +113,9 @@ def test_lr_decay_is_linear_to_zero_over_the_end_of_the_run_and_resumes_exactly(
     cfg = TrainConfig(lr=1.0, lr_decay=0.5)
     assert [learning_rate(cfg, s, 10) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
     assert {learning_rate(TrainConfig(lr=1.0), s, 10) for s in range(10)} == {1.0}
+    # driven past its end (benchmarks/time_to_quality.py does): the last rate, never a division by zero
+    assert [learning_rate(TrainConfig(lr=1.0), s, 10) for s in (10, 11)] == [1.0, 1.0]
+    assert [learning_rate(cfg, s, 10) for s in (10, 11)] == [0.0, 0.0]
     with pytest.raises(Exception, match="lr-decay"):
         TrainConfig(lr_decay=1.5)
     # Steps 0-4 are at the full rate either way, so 5 constant steps + resume with the decay == 10 straight.

@@ -66,13 +66,13 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 def learning_rate(cfg: TrainConfig, step: int, end: int) -> float:
     """Return the learning rate of ``step`` in a run ending at ``end``: constant, then (--lr-decay) linear to 0.
 
-    A pure function of the step, so a resumed run follows the same schedule (for the same end).
+    A pure function of the step, so a resumed run follows the same schedule (for the same end). A step at or
+    past the end (a caller driving ``Trainer.advance`` beyond it) keeps the last rate: constant, or 0 after a decay.
     """
     decay_steps = round(cfg.lr_decay * end)
-    start = end - decay_steps
-    if step < start:
+    if decay_steps == 0 or step < end - decay_steps:
         return cfg.lr
-    return cfg.lr * (end - step) / decay_steps
+    return cfg.lr * max(end - step, 0) / decay_steps
 
 
 class GanStep:
