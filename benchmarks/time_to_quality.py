@@ -162,6 +162,24 @@ def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | No
     return None
 
 
+def train_contender(name: str, args: argparse.Namespace) -> dict:
+    """Train one contender in its own process; its snapshots' manifest is kept in --work so `--reuse` can rescore them."""
+    settings = {"budget": args.budget, "points": args.points, "images": args.images, "recipe": args.recipe, "workers": args.workers}
+    manifest = Path(args.work) / f"{name}.json"
+    if args.reuse and manifest.exists():
+        kept = json.loads(manifest.read_text())
+        if kept.get("settings") == settings:
+            print(f"{name}: reusing the snapshots listed in {manifest}", file=sys.stderr)
+            return kept
+    manifest.unlink(missing_ok=True)  # snapshots are about to be overwritten
+    cmd = [sys.executable, __file__, "--contender", name, *sys.argv[1:]]
+    print(f"training {name} for {args.budget:.0f} s ...", file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    run = {**json.loads(out.strip().splitlines()[-1]), "settings": settings}
+    manifest.write_text(json.dumps(run, indent=2) + "\n")
+    return run
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget", type=float, default=900, help="wall-clock seconds per contender (default 900)")
@@ -173,6 +191,7 @@ def main() -> None:
     p.add_argument("--judge-images", type=int, default=16_000, help="rooms the judge is trained on (default 16000)")
     p.add_argument("--inception", action="store_true", help="also score FID (needs the [fid] extra's weights)")
     p.add_argument("--work", default=os.path.expanduser("~/.cache/dcgan/time_to_quality"), help="PNG files, judge, snapshots")
+    p.add_argument("--reuse", action="store_true", help="rescore a contender's kept snapshots when its settings match instead of training it again")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="write the curves here (PNG)")
     p.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)  # internal: one training process
@@ -191,12 +210,7 @@ def main() -> None:
     held_out = load_data(DataConfig(spec="rooms:test", image_size=SIZE, num_images=args.samples)).images
     ref_stats = {name: feature_statistics(ex.features(held_out)) for name, ex in extractors.items()}
 
-    runs = {}
-    for name in CONTENDERS:
-        cmd = [sys.executable, __file__, "--contender", name, *sys.argv[1:]]
-        print(f"training {name} for {args.budget:.0f} s ...", file=sys.stderr, flush=True)
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-        runs[name] = json.loads(out.strip().splitlines()[-1])
+    runs = {name: train_contender(name, args) for name in CONTENDERS}
 
     results: dict = {"budget_s": args.budget, "images": args.images, "samples": args.samples, "recipe": args.recipe or "(README: paper defaults)",
                      "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "curves": {}}
