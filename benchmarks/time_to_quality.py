@@ -164,7 +164,8 @@ def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | No
 
 def train_contender(name: str, args: argparse.Namespace) -> dict:
     """Train one contender in its own process; its snapshots' manifest is kept in --work so `--reuse` can rescore them."""
-    settings = {"budget": args.budget, "points": args.points, "images": args.images, "recipe": args.recipe, "workers": args.workers}
+    own = {"workers": args.workers} if name == "reference" else {"recipe": args.recipe}  # what else decides its training
+    settings = {"budget": args.budget, "points": args.points, "images": args.images, **own}
     manifest = Path(args.work) / f"{name}.json"
     if args.reuse and manifest.exists():
         kept = json.loads(manifest.read_text())
