@@ -195,11 +195,15 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="rescore a contender's kept snapshots when its settings match instead of training it again")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="write the curves here (PNG)")
+    p.add_argument("--combine", nargs="+", metavar="JSON", help="only print a table of these results files (one recipe "
+                   "each, one reference) and draw their curves together into --plot")
     p.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)  # internal: one training process
     args = p.parse_args()
     work = Path(args.work)
     if args.contender:
         return run_contender(args)
+    if args.combine:
+        return combine(args.combine, args.plot)
 
     work.mkdir(parents=True, exist_ok=True)
     render_pngs(load_data(DataConfig(spec="rooms", image_size=SIZE, num_images=args.images)).images, work / "rooms_png")
@@ -213,7 +217,7 @@ def main() -> None:
 
     runs = {name: train_contender(name, args) for name in CONTENDERS}
 
-    results: dict = {"budget_s": args.budget, "images": args.images, "samples": args.samples, "recipe": args.recipe or "(README: paper defaults)",
+    results: dict = {"budget_s": args.budget, "images": args.images, "samples": args.samples, "recipe": args.recipe or "paper defaults",
                      "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "curves": {}}
     for name, run in runs.items():
         rows = []
@@ -239,25 +243,70 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"results: {args.json}")
     if args.plot:
-        plot(results, list(extractors), args.plot)
-        print(f"plot: {args.plot}")
+        plot(results["curves"], {m: results[f"{m}_reference_final"] for m in extractors}, args.plot)
+        grid = Path(args.plot).with_name(Path(args.plot).stem + "-samples.png")
+        save_final_samples(results, runs, 16, grid)
+        print(f"plot: {args.plot}; final samples (rows: {', '.join(runs)}): {grid}")
 
 
-def plot(results: dict, metrics: list[str], path: str) -> None:
+def curves_of(results: list[dict]) -> dict[str, list[dict]]:
+    """Return {label: rows} of results files that share a reference: the reference once, then each file's ours by recipe."""
+    curves = {"reference": results[0]["curves"]["reference"]}
+    for r in results:
+        if r["curves"]["reference"] != curves["reference"]:
+            raise SystemExit("--combine: these results have different reference runs (train them with --reuse in one --work)")
+        curves[f"ours, {r['recipe']}"] = r["curves"]["ours"]
+    return curves
+
+
+def combine(paths: list[str], plot_path: str | None) -> None:
+    """Print one markdown table of several results files (one recipe each) and draw their curves together."""
+    results = [json.loads(Path(p).read_text()) for p in paths]
+    curves = curves_of(results)
+    metrics = [k.removesuffix("_reference_final") for k in results[0] if k.endswith("_reference_final") and "_ours_" not in k]
+    for metric in metrics:
+        target = results[0][f"{metric}_reference_final"]
+        points = [f"{r['seconds']:.0f} s" for r in curves["reference"]]
+        print(f"| {metric} | steps at the end | " + " | ".join(points) + " | time to the reference's final |")
+        print("|---" * (len(points) + 3) + "|")
+        for label, rows in curves.items():
+            reached = time_to_reach([(r["seconds"], r[metric]) for r in rows], target)
+            share = "" if label == "reference" else "not reached" if reached is None else f"{reached:.0f} s ({reached / results[0]['budget_s']:.2f})"
+            print(f"| {label} | {rows[-1]['step']} | " + " | ".join(f"{r[metric]:.0f}" for r in rows) + f" | {share} |")
+    if plot_path:
+        plot(curves, {m: results[0][f"{m}_reference_final"] for m in metrics}, plot_path)
+        print(f"plot: {plot_path}")
+
+
+def plot(curves: dict[str, list[dict]], targets: dict[str, float], path: str) -> None:
+    """Draw distance against wall-clock minutes, one line per contender, the reference's final distance dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for name, rows in results["curves"].items():
+    fig, axes = plt.subplots(1, len(targets), figsize=(5.5 * len(targets), 3.8), squeeze=False)
+    for ax, (metric, target) in zip(axes[0], targets.items(), strict=True):
+        for name, rows in curves.items():
             ax.plot([r["seconds"] / 60 for r in rows], [r[metric] for r in rows], "o-", label=name)
-        ax.axhline(results[f"{metric}_reference_final"], color="grey", lw=0.8, ls="--")
+        ax.axhline(target, color="grey", lw=0.8, ls="--")
         ax.set(xlabel="wall-clock minutes (2 CPU cores)", ylabel=f"{metric} (lower is better)", title=f"64x64 rooms, {metric}")
-        ax.legend()
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def save_final_samples(results: dict, runs: dict, count: int, path: Path) -> None:
+    """Save each contender's last snapshot's samples (seeds 0..count-1, its better BatchNorm mode) as one grid per row."""
+    from dcgan.images import save_grid
+
+    rows = []
+    for name, run in runs.items():
+        last = results["curves"][name][-1]
+        batch_stats = last["FD-judge_batch_bn"] < last["FD-judge_eval_bn"]
+        rows.append(samples(run["snapshots"][-1], count, batch_stats)[:count])
+    save_grid(torch.cat(rows), path, nrow=count)
 
 
 if __name__ == "__main__":
