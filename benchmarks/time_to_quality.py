@@ -7,19 +7,25 @@ in its own process, start-up and data loading counted:
   memory, `.item()` on every loss each step) fed the way its users feed it: the rooms rendered to PNG
   files, torchvision `ImageFolder` with Resize/CenterCrop/ToTensor/Normalize, a DataLoader with 2 workers
   (main.py's default; last partial batch dropped);
-- ours: `dcgan train` with the README's recipe (`--recipe ""`: the paper's settings; other flags of
-  `dcgan train` may be given), driven by the trainer itself (`Trainer.advance`: the command's step, feed,
-  schedule and average; its per-epoch grids and checkpoints aside).
+- ours: `dcgan train` with the flags of `--recipe` (default none: the paper's settings, which are the
+  command's defaults; the README recommends `--lr 1e-3 --ema 0.999`), driven by the trainer itself
+  (`Trainer.advance`: the command's step, feed, schedule and average; its per-epoch grids and checkpoints aside).
 
 At fixed wall-clock points each process keeps a copy of its sampling G (copying is not counted). Afterwards
 every copy draws the same seeds and is scored with one extractor against held-out rooms: FD-judge (a rooms
 judge's penultimate features; trained here once and kept in --work), plus FID when `--inception` and the
 weights are installed. Each copy is scored with BatchNorm in eval mode (how dcgan samples) and with the
-statistics of batches of 128 (how main.py draws its samples); the better of the two counts for both. Reported: the curves (distance against wall
-time) and the time ours takes to reach the reference's final distance (linear between points), as a share
-of the budget. Goal: at most a third.
+statistics of batches of 128 (how main.py draws its samples); the better of the two counts for both.
+Reported: the curves (distance against wall time), the time ours takes to reach the reference's final
+distance (linear between points) as a share of the budget (goal: at most a third), and a grid of each
+contender's final samples beside the plot.
 
-    nice -n 10 .venv/bin/python benchmarks/time_to_quality.py --budget 900 --json ttq.json --plot ttq.png
+`--reuse` rescores kept snapshots instead of training again when a contender's settings match, so several
+recipes can be compared with one reference run; `--combine` then tables and plots their results together:
+
+    B=".venv/bin/python benchmarks/time_to_quality.py --budget 900 --points 9 --samples 2000 --reuse"
+    $B --json paper.json && $B --recipe "--lr 1e-3 --ema 0.999" --json fast.json
+    .venv/bin/python benchmarks/time_to_quality.py --combine paper.json fast.json --plot ttq.png
 """
 
 from __future__ import annotations
@@ -230,6 +236,7 @@ def main() -> None:
             rows.append(row)
             print(f"{name}: {row}", file=sys.stderr)
         results["curves"][name] = rows
+    results["final_snapshots"] = {name: run["snapshots"][-1]["path"] for name, run in runs.items()}
     for metric in extractors:
         target = results["curves"]["reference"][-1][metric]
         reached = time_to_reach([(r["seconds"], r[metric]) for r in results["curves"]["ours"]], target)
@@ -244,8 +251,7 @@ def main() -> None:
         print(f"results: {args.json}")
     if args.plot:
         plot(results["curves"], {m: results[f"{m}_reference_final"] for m in extractors}, args.plot)
-        grid = Path(args.plot).with_name(Path(args.plot).stem + "-samples.png")
-        save_final_samples(results, runs, 16, grid)
+        grid = save_final_samples({n: (results["final_snapshots"][n], results["curves"][n][-1]) for n in runs}, 16, samples_path(args.plot))
         print(f"plot: {args.plot}; final samples (rows: {', '.join(runs)}): {grid}")
 
 
@@ -275,7 +281,10 @@ def combine(paths: list[str], plot_path: str | None) -> None:
             print(f"| {label} | {rows[-1]['step']} | " + " | ".join(f"{r[metric]:.0f}" for r in rows) + f" | {share} |")
     if plot_path:
         plot(curves, {m: results[0][f"{m}_reference_final"] for m in metrics}, plot_path)
-        print(f"plot: {plot_path}")
+        snaps = [results[0]["final_snapshots"]["reference"]] + [r["final_snapshots"]["ours"] for r in results]
+        last_rows = {label: (snap, rows[-1]) for snap, (label, rows) in zip(snaps, curves.items(), strict=True)}
+        grid = save_final_samples(last_rows, 16, samples_path(plot_path))
+        print(f"plot: {plot_path}; final samples (rows: {', '.join(curves)}): {grid}")
 
 
 def plot(curves: dict[str, list[dict]], targets: dict[str, float], path: str) -> None:
@@ -297,16 +306,19 @@ def plot(curves: dict[str, list[dict]], targets: dict[str, float], path: str) ->
     fig.savefig(path, dpi=110)
 
 
-def save_final_samples(results: dict, runs: dict, count: int, path: Path) -> None:
-    """Save each contender's last snapshot's samples (seeds 0..count-1, its better BatchNorm mode) as one grid per row."""
+def save_final_samples(rows: dict[str, tuple[str, dict]], count: int, path: Path) -> Path:
+    """Save one row per contender: its last snapshot's samples of seeds 0..count-1, in its better BatchNorm mode.
+
+    ``rows``: {label: (snapshot file, the curve's last row)}.
+    """
     from dcgan.images import save_grid
 
-    rows = []
-    for name, run in runs.items():
-        last = results["curves"][name][-1]
-        batch_stats = last["FD-judge_batch_bn"] < last["FD-judge_eval_bn"]
-        rows.append(samples(run["snapshots"][-1], count, batch_stats)[:count])
-    save_grid(torch.cat(rows), path, nrow=count)
+    images = [samples({"path": snap}, count, last["FD-judge_batch_bn"] < last["FD-judge_eval_bn"])[:count] for snap, last in rows.values()]
+    return save_grid(torch.cat(images), path, nrow=count)
+
+
+def samples_path(plot_path: str) -> Path:
+    return Path(plot_path).with_name(Path(plot_path).stem + "-samples.png")
 
 
 if __name__ == "__main__":
