@@ -294,7 +294,7 @@ def generator_from_checkpoint(payload: dict[str, Any], device: torch.device | st
     g = Generator(run_config(payload).model)
     ema = payload.get("generator_ema") if averaged else None
     _load_state(g, ema["generator"] if ema else payload["generator"], "generator")
-    # Channels-last: the same images (to ~1e-8) 1.02-1.47x faster on the CPU (docs/performance.md, "Sampling").
+    # Channels-last: the same images (to ~1e-8), 1.0-2.0x faster on the CPU (benchmarks/sample_layout.py; docs/performance.md, "The explorer").
     return g.to(device, memory_format=torch.channels_last).eval()
 
 
