@@ -88,7 +88,8 @@ def build_ours(args: argparse.Namespace):
     given = given_settings(parser.parse_args(args.recipe.split()))
     data = {"spec": "rooms", "image_size": SIZE, "num_images": args.images, **given["data"]}
     model = {**given["model"], "image_size": SIZE}
-    cfg, images = prepare(RunConfig(DataConfig(**data), ModelConfig(**model), TrainConfig(**given["train"])))
+    train = {"seed": args.seed, **given["train"]}  # a --seed in the recipe wins
+    cfg, images = prepare(RunConfig(DataConfig(**data), ModelConfig(**model), TrainConfig(**train)))
     trainer = Trainer(cfg, None, images)
     trainer.g.train()
     trainer.d.train()
@@ -98,7 +99,7 @@ def build_ours(args: argparse.Namespace):
 def run_contender(args: argparse.Namespace) -> None:
     """Train one contender for the budget; print its snapshots as JSON (the parent reads the last line)."""
     start = time.perf_counter()
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)  # the reference's init, data order and noise; ours seeds itself from it too
     step, sampling_g, model = (build_reference if args.contender == "reference" else build_ours)(args)
     points = [args.budget * (k + 1) / args.points for k in range(args.points)]
     paused, steps, snaps = 0.0, 0, []
@@ -171,7 +172,7 @@ def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | No
 def train_contender(name: str, args: argparse.Namespace) -> dict:
     """Train one contender in its own process; its snapshots' manifest is kept in --work so `--reuse` can rescore them."""
     own = {"workers": args.workers} if name == "reference" else {"recipe": args.recipe}  # what else decides its training
-    settings = {"budget": args.budget, "points": args.points, "images": args.images, **own}
+    settings = {"budget": args.budget, "points": args.points, "images": args.images, "seed": args.seed, **own}
     manifest = Path(args.work) / f"{name}.json"
     if args.reuse and manifest.exists():
         kept = json.loads(manifest.read_text())
@@ -194,6 +195,7 @@ def main() -> None:
     p.add_argument("--images", type=int, default=20_000, help="rooms to train on (default 20000)")
     p.add_argument("--samples", type=int, default=1000, help="samples scored per point, and held-out rooms (default 1000)")
     p.add_argument("--recipe", default="", help="flags of dcgan train for ours (default: none, the README recipe)")
+    p.add_argument("--seed", type=int, default=0, help="seed of both contenders' training (default 0)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference (main.py's default 2)")
     p.add_argument("--judge-images", type=int, default=16_000, help="rooms the judge is trained on (default 16000)")
     p.add_argument("--inception", action="store_true", help="also score FID (needs the [fid] extra's weights)")
