@@ -99,7 +99,7 @@ def build_ours(args: argparse.Namespace):
 def run_contender(args: argparse.Namespace) -> None:
     """Train one contender for the budget; print its snapshots as JSON (the parent reads the last line)."""
     start = time.perf_counter()
-    torch.manual_seed(args.seed)  # the reference's init, data order and noise; ours seeds itself from it too
+    torch.manual_seed(args.seed)  # the reference's init, data order and noise; ours takes --seed as its TrainConfig seed
     step, sampling_g, model = (build_reference if args.contender == "reference" else build_ours)(args)
     points = [args.budget * (k + 1) / args.points for k in range(args.points)]
     paused, steps, snaps = 0.0, 0, []
@@ -194,7 +194,7 @@ def main() -> None:
     p.add_argument("--points", type=int, default=6, help="scored points per contender, evenly spaced (default 6)")
     p.add_argument("--images", type=int, default=20_000, help="rooms to train on (default 20000)")
     p.add_argument("--samples", type=int, default=1000, help="samples scored per point, and held-out rooms (default 1000)")
-    p.add_argument("--recipe", default="", help="flags of dcgan train for ours (default: none, the README recipe)")
+    p.add_argument("--recipe", default="", help="flags of dcgan train for ours (default: none, the paper's settings; the README recommends '--lr 1e-3 --ema 0.999')")
     p.add_argument("--seed", type=int, default=0, help="seed of both contenders' training (default 0)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference (main.py's default 2)")
     p.add_argument("--judge-images", type=int, default=16_000, help="rooms the judge is trained on (default 16000)")
